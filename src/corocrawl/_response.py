@@ -1,0 +1,129 @@
+"""Responses: decoded text, CSS selection, and following links."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from multidict import CIMultiDictProxy
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+from yarl import URL
+
+from ._encoding import decode_body
+from ._exceptions import InvalidSelector, InvalidURL
+from ._request import CallbackRef, Request, canonical_url
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+
+
+class Response:
+    """A fetched page, handed to a spider callback.
+
+    Parsing is lazy: ``text`` and ``dom`` are built on first use, so callbacks
+    that only look at headers or bytes pay nothing for HTML parsing.
+
+    >>> for node in resp.css("#showing-soon .item h3 a"):
+    ...     yield resp.follow(node.attrs["href"], detail)
+    """
+
+    __slots__ = ("__dict__", "body", "headers", "request", "status", "url")
+
+    def __init__(
+        self,
+        url: str,
+        status: int,
+        headers: CIMultiDictProxy[str] | Mapping[str, str],
+        body: bytes,
+        request: Request,
+    ) -> None:
+        self.url = url
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.request = request
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.url}>"
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The request's ``meta``: data a callback passes to the next one."""
+        return self.request.meta
+
+    @property
+    def content_type(self) -> str:
+        return str(self.headers.get("Content-Type", "")).split(";", 1)[0].strip().lower()
+
+    @cached_property
+    def _decoded(self) -> tuple[str, str]:
+        return decode_body(self.body, self.headers.get("Content-Type"))
+
+    @property
+    def text(self) -> str:
+        """The body decoded (BOM, header, ``<meta>``, UTF-8, then detection)."""
+        return self._decoded[0]
+
+    @property
+    def encoding(self) -> str:
+        return self._decoded[1]
+
+    @cached_property
+    def dom(self) -> LexborHTMLParser:
+        """The parsed document (selectolax / Lexbor)."""
+        return LexborHTMLParser(self.text)
+
+    @cached_property
+    def base_url(self) -> URL:
+        """The URL relative links resolve against: ``<base href>`` if present."""
+        url = URL(self.url)
+        base = self.dom.css_first("base[href]")
+        href = base.attributes.get("href") if base is not None else None
+        if href:
+            try:
+                return url.join(URL(href.strip()))
+            except ValueError:
+                return url
+        return url
+
+    def css(self, selector: str) -> list[LexborNode]:
+        """All nodes matching a CSS selector."""
+        try:
+            return self.dom.css(selector)
+        except Exception as exc:  # selectolax raises a bare Exception for bad syntax
+            raise InvalidSelector(f"bad CSS selector {selector!r}: {exc}") from None
+
+    def css_first(self, selector: str) -> LexborNode | None:
+        """The first node matching a CSS selector, or None."""
+        try:
+            return self.dom.css_first(selector)
+        except Exception as exc:  # see css()
+            raise InvalidSelector(f"bad CSS selector {selector!r}: {exc}") from None
+
+    def urljoin(self, href: str) -> str:
+        """Resolve ``href`` against this page (honouring ``<base href>``)."""
+        try:
+            return str(canonical_url(self.base_url.join(URL(href.strip()))))
+        except ValueError as exc:
+            raise InvalidURL(f"cannot resolve link {href!r} on {self.url}: {exc}") from None
+
+    def follow(self, href: str, callback: CallbackRef = None, **kwargs: Any) -> Request:
+        """A request for a link on this page, one level deeper.
+
+        >>> resp.follow("/subject/1/", detail, meta={"name": "x"})
+        """
+        kwargs.setdefault("depth", self.request.depth + 1)
+        kwargs.setdefault("referrer", self.url)
+        return Request(self.urljoin(href), callback, **kwargs)
+
+    @cached_property
+    def soup(self) -> BeautifulSoup:
+        """The page as BeautifulSoup, for those who prefer it (``pip install corocrawl[soup]``)."""
+        try:
+            from bs4 import BeautifulSoup
+        except ImportError:
+            from ._exceptions import MissingExtra
+
+            raise MissingExtra("resp.soup needs BeautifulSoup: pip install 'corocrawl[soup]'") from None
+        return BeautifulSoup(self.text, "lxml")

@@ -1,0 +1,1 @@
+"""Spiders shipped with corocrawl."""
