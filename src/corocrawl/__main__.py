@@ -1,0 +1,5 @@
+import sys
+
+from corocrawl.cli import main
+
+sys.exit(main())
