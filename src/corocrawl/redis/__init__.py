@@ -1,0 +1,21 @@
+"""Distributed crawling on Redis: a shared frontier, politeness, items and status.
+
+Everything here needs the ``redis`` extra (``pip install 'corocrawl[redis]'``);
+importing this package works without it, creating any of its objects raises
+``MissingExtra`` with the command to run.
+"""
+
+from ._frontier import RedisFrontier
+from ._link import DEFAULT_CRAWL_NAME, MISSING_EXTRA_MESSAGE, CrawlKeys, require_redis
+from ._sink import RedisSink
+from ._slots import RedisHostSlots
+
+__all__ = [
+    "DEFAULT_CRAWL_NAME",
+    "MISSING_EXTRA_MESSAGE",
+    "CrawlKeys",
+    "RedisFrontier",
+    "RedisHostSlots",
+    "RedisSink",
+    "require_redis",
+]
