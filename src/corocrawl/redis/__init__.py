@@ -8,6 +8,7 @@ importing this package works without it, creating any of its objects raises
 from ._frontier import RedisFrontier
 from ._link import DEFAULT_CRAWL_NAME, MISSING_EXTRA_MESSAGE, CrawlKeys, require_redis
 from ._sink import RedisSink
+from ._status import collect_into, list_crawls, redis_status, redis_status_async
 from ._slots import RedisHostSlots
 
 __all__ = [
@@ -17,5 +18,9 @@ __all__ = [
     "RedisFrontier",
     "RedisHostSlots",
     "RedisSink",
+    "collect_into",
+    "list_crawls",
+    "redis_status",
+    "redis_status_async",
     "require_redis",
 ]

@@ -40,6 +40,8 @@ DEDUP_FIELD_BYTES = 6
 #: Aim for this many entries per bucket at ``expected_urls``: well under the
 #: 128 entries Redis keeps in a compact listpack (hash-max-listpack-entries).
 _BUCKET_TARGET = 48
+#: Seconds a has_pending() answer is reused within one process.
+_PENDING_CACHE = 0.05
 
 
 def dedup_bits(expected_urls: int) -> int:
@@ -98,6 +100,7 @@ class RedisFrontier:
         self._next_poll = 0.0
         self._renewer: asyncio.Task[None] | None = None
         self._done_local = 0
+        self._pending_checked = (0.0, True)
         self._started = time.monotonic()
         s = _scripts
         self._add = self._link.script(s.ADD)
@@ -162,6 +165,7 @@ class RedisFrontier:
             keys=[k.pending, k.delayed, k.data, k.prio, k.seq, k.stats, *bucket_keys],
             args=[len(bucket_keys), *args],
         )
+        self._pending_checked = (0.0, True)
         return added
 
     async def lease(self, timeout: float) -> Request | None:
@@ -216,6 +220,7 @@ class RedisFrontier:
             args=args,
         )
         self._done_local += int(result[0]) + int(result[1])
+        self._pending_checked = (0.0, True)
 
     async def has_pending(self) -> bool:
         """True while anything is pending, delayed or leased by ANY worker."""
@@ -226,7 +231,18 @@ class RedisFrontier:
                 pipe.zcard(k.pending).zcard(k.delayed).zcard(k.leased)
                 return sum(await pipe.execute())
 
-        return bool(self._buffer) or await self._link.call("has_pending", total) > 0
+        if self._buffer:
+            return True
+        # Idle workers ask this in a loop; one answer per 50 ms per process is
+        # plenty. Caching "no" is safe: once nothing is pending or leased
+        # anywhere, nothing can be added except by a new seeding.
+        loop_now = asyncio.get_running_loop().time()
+        checked_at, answer = self._pending_checked
+        if loop_now - checked_at < _PENDING_CACHE:
+            return answer
+        answer = await self._link.call("has_pending", total) > 0
+        self._pending_checked = (asyncio.get_running_loop().time(), answer)
+        return answer
 
     async def counts(self) -> FrontierCounts:
         """Shared counts: pending (incl. waiting to retry), leased, done, failed."""
@@ -334,6 +350,7 @@ class RedisFrontier:
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "held": len(self._held) + len(self._buffer),
+            "lease": self.lease_seconds,
             "settled": self._done_local,
             "rate": self._done_local / elapsed,
         }

@@ -111,13 +111,58 @@ class CrawlKeys:
         return f"{self.prefix}next:{host}"
 
 
+class _Outage:
+    """Outage state of one Redis URL, shared by every link to it in this process.
+
+    Shared so that the frontier, the sink and the slots log ONE line when Redis
+    goes away and one when it is back. Pooled connections that died with the
+    server fail once more right after it returns; errors within ``_SETTLE``
+    seconds of recovery belong to the same outage and are not logged again.
+    """
+
+    _SETTLE = 3.0
+
+    def __init__(self) -> None:
+        self.down_since: float | None = None
+        self.back_at = -1e9
+        self.quiet = False
+
+    def failed(self, url: str, what: str, exc: BaseException) -> None:
+        if self.down_since is not None:
+            return
+        now = time.monotonic()
+        self.down_since = now
+        self.quiet = now - self.back_at < self._SETTLE
+        if not self.quiet:
+            log.warning(
+                "Redis at %s unreachable during %s (%s); retrying until it is back, "
+                "results waiting to be stored are kept",
+                url,
+                what,
+                exc.__class__.__name__,
+            )
+
+    def succeeded(self, url: str) -> None:
+        if self.down_since is None:
+            return
+        if not self.quiet:
+            log.warning(
+                "Redis at %s is back after %.1f s; continuing", url, time.monotonic() - self.down_since
+            )
+        self.down_since = None
+        self.back_at = time.monotonic()
+
+
+_OUTAGES: dict[str, _Outage] = {}
+
+
 class RedisLink:
     """One Redis client plus the outage policy. Create with :meth:`connect`."""
 
     def __init__(self, url: str, client: Any) -> None:
         self.url = url
         self.client = client
-        self._down_since: float | None = None
+        self._outage = _OUTAGES.setdefault(url, _Outage())
 
     @classmethod
     def connect(cls, url: str) -> RedisLink:
@@ -141,7 +186,7 @@ class RedisLink:
     @property
     def is_down(self) -> bool:
         """True while an outage is in progress (some call is retrying)."""
-        return self._down_since is not None
+        return self._outage.down_since is not None
 
     def script(self, source: str) -> Any:
         """Register a Lua script (re-loaded automatically after a Redis restart)."""
@@ -159,25 +204,11 @@ class RedisLink:
             try:
                 result = await fn(*args, **kwargs)
             except transient as exc:
-                if self._down_since is None:
-                    self._down_since = time.monotonic()
-                    log.warning(
-                        "Redis at %s unreachable during %s (%s); retrying until it is back, "
-                        "results waiting to be stored are kept",
-                        self.url,
-                        what,
-                        exc.__class__.__name__,
-                    )
+                self._outage.failed(self.url, what, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX)
                 continue
-            if self._down_since is not None:
-                log.warning(
-                    "Redis at %s is back after %.1f s; continuing",
-                    self.url,
-                    time.monotonic() - self._down_since,
-                )
-                self._down_since = None
+            self._outage.succeeded(self.url)
             return result
 
 
