@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
-REDIS_SERVER = os.environ.get("COROCRAWL_REDIS_SERVER") or shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_SERVER = (
+    os.environ.get("COROCRAWL_REDIS_SERVER")
+    or shutil.which("redis-server")
+    or "/usr/bin/redis-server"
+)
 
 
 def _free_port() -> int:
@@ -43,13 +47,16 @@ class RedisServer:
         args = [
             REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-            "--daemonize", "no", "--protected-mode", "yes", "--logfile", str(self.dir / "redis.log"),
+            "--daemonize", "no", "--protected-mode", "yes",
+            "--logfile", str(self.dir / "redis.log"),
         ]  # fmt: skip
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.dir}/redis.log")
+                raise RuntimeError(
+                    f"redis-server exited with {self.proc.returncode}; see {self.dir}/redis.log"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")

@@ -177,7 +177,9 @@ async def test_settling_twice_counts_once(redis_url: str) -> None:
         await fast.close()
 
 
-async def test_malformed_entry_goes_to_dead_letter(redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_malformed_entry_goes_to_dead_letter(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     f = RedisFrontier(redis_url, "dead", prefetch=1)
     await f.open()
     try:

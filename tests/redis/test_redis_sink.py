@@ -21,7 +21,9 @@ async def test_sink_merges_by_key_across_writers(redis_url: str) -> None:
     try:
         await a.write([("m1", {"subject_id": "m1", "name": "盗梦空间", "tags": ["a", "b"]})])
         await b.write([("m1", {"subject_id": "m1", "poster_url": "https://img/p1.webp"})])
-        await a.write([("m1", {"name": "Inception"}), ("m2", {"subject_id": "m2", "n": 1.5, "x": None})])
+        await a.write(
+            [("m1", {"name": "Inception"}), ("m2", {"subject_id": "m2", "n": 1.5, "x": None})]
+        )
     finally:
         await a.close()
         await b.close()
@@ -35,7 +37,12 @@ async def test_sink_merges_by_key_across_writers(redis_url: str) -> None:
     finally:
         await link.close()
     assert items == {
-        "m1": {"subject_id": "m1", "name": "Inception", "tags": ["a", "b"], "poster_url": "https://img/p1.webp"},
+        "m1": {
+            "subject_id": "m1",
+            "name": "Inception",
+            "tags": ["a", "b"],
+            "poster_url": "https://img/p1.webp",
+        },
         "m2": {"subject_id": "m2", "n": 1.5, "x": None},
     }
     assert stream_len == 4
@@ -62,7 +69,11 @@ async def test_collect_is_idempotent_and_concurrent_safe(redis_url: str, tmp_pat
     assert counts == [1200, 1200]
     jsonl, csv_path = tmp_path / "items.jsonl", tmp_path / "items.csv"
     for _ in range(2):
-        await collect_into(redis_url, "c", [SqliteUpsertSink(db), SnapshotFileSink(jsonl), SnapshotFileSink(csv_path)])
+        await collect_into(
+            redis_url,
+            "c",
+            [SqliteUpsertSink(db), SnapshotFileSink(jsonl), SnapshotFileSink(csv_path)],
+        )
     conn = sqlite3.connect(db)
     try:
         rows = dict(conn.execute("SELECT key, item FROM items").fetchall())

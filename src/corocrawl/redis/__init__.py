@@ -8,8 +8,15 @@ importing this package works without it, creating any of its objects raises
 from ._frontier import RedisFrontier
 from ._link import DEFAULT_CRAWL_NAME, MISSING_EXTRA_MESSAGE, CrawlKeys, require_redis
 from ._sink import RedisSink
+from ._slots import RedisHostSlots, SharedHostSlots
 from ._status import collect_into, list_crawls, redis_status, redis_status_async
-from ._slots import RedisHostSlots
+from ._worker import (
+    RedisOptions,
+    add_redis_arguments,
+    crawl_shared,
+    redis_options_from_args,
+    run_shared,
+)
 
 __all__ = [
     "DEFAULT_CRAWL_NAME",
@@ -17,10 +24,16 @@ __all__ = [
     "CrawlKeys",
     "RedisFrontier",
     "RedisHostSlots",
+    "RedisOptions",
     "RedisSink",
+    "SharedHostSlots",
+    "add_redis_arguments",
     "collect_into",
+    "crawl_shared",
     "list_crawls",
+    "redis_options_from_args",
     "redis_status",
     "redis_status_async",
     "require_redis",
+    "run_shared",
 ]

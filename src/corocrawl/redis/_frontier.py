@@ -148,7 +148,9 @@ class RedisFrontier:
         self._buffer.clear()
         self._held.clear()
         self._held_by_fp.clear()
-        await self._link.call("heartbeat", self._link.client.hdel, self.keys.workers, self.worker_id)
+        await self._link.call(
+            "heartbeat", self._link.client.hdel, self.keys.workers, self.worker_id
+        )
         await self._link.close()
 
     # -- the Frontier protocol ---------------------------------------------------------
@@ -196,14 +198,18 @@ class RedisFrontier:
         for outcome in outcomes:
             rid = self._take_held(outcome.request)
             if rid is None:
-                log.warning("settle for a request this worker does not hold: %s", outcome.request.url)
+                log.warning(
+                    "settle for a request this worker does not hold: %s", outcome.request.url
+                )
                 continue
             payload = b""
             delay = 0.0
             if outcome.state == "retry":
                 payload = pack(outcome.request.to_dict())
                 delay = max(0.0, outcome.request.not_before - now)
-            error = f"{outcome.request.url}\t{outcome.error or ''}" if outcome.state == "failed" else ""
+            error = (
+                f"{outcome.request.url}\t{outcome.error or ''}" if outcome.state == "failed" else ""
+            )
             args += [rid, outcome.state, f"{delay:.3f}", payload, error]
         args[0] = (len(args) - 1) // 5
         children = [child for outcome in outcomes for child in outcome.children]
@@ -214,8 +220,16 @@ class RedisFrontier:
             "settle",
             self._settle,
             keys=[
-                k.pending, k.delayed, k.leased, k.owner, k.data, k.prio, k.seq, k.stats,
-                k.failures, *bucket_keys,
+                k.pending,
+                k.delayed,
+                k.leased,
+                k.owner,
+                k.data,
+                k.prio,
+                k.seq,
+                k.stats,
+                k.failures,
+                *bucket_keys,
             ],
             args=args,
         )
@@ -250,12 +264,17 @@ class RedisFrontier:
 
         async def read() -> list[Any]:
             async with self._link.client.pipeline(transaction=False) as pipe:
-                pipe.zcard(k.pending).zcard(k.delayed).zcard(k.leased).hmget(k.stats, "done", "failed")
+                pipe.zcard(k.pending).zcard(k.delayed).zcard(k.leased).hmget(
+                    k.stats, "done", "failed"
+                )
                 return list(await pipe.execute())
 
         pending, delayed, leased, (done, failed) = await self._link.call("counts", read)
         return FrontierCounts(
-            pending=pending + delayed, in_flight=leased, done=int(done or 0), failed=int(failed or 0)
+            pending=pending + delayed,
+            in_flight=leased,
+            done=int(done or 0),
+            failed=int(failed or 0),
         )
 
     # -- internals ---------------------------------------------------------------
@@ -264,7 +283,9 @@ class RedisFrontier:
         bucket = int.from_bytes(fp[:4], "big") >> (32 - self._bits)
         return self.keys.seen(bucket), fp[4 : 4 + DEDUP_FIELD_BYTES]
 
-    def _encode_new(self, requests: Sequence[Request], *, strict: bool) -> tuple[list[str], list[Any]]:
+    def _encode_new(
+        self, requests: Sequence[Request], *, strict: bool
+    ) -> tuple[list[str], list[Any]]:
         """KEYS (one dedup bucket per request) and ARGV for the enqueue step."""
         now = time.time()
         bucket_keys: list[str] = []
@@ -273,7 +294,10 @@ class RedisFrontier:
             try:
                 payload = pack(request.to_dict())
             except (TypeError, ValueError, OverflowError) as exc:
-                message = f"request {request.url} cannot be stored in Redis (meta must be msgpack-able): {exc}"
+                message = (
+                    f"request {request.url} cannot be stored in Redis "
+                    f"(meta must be msgpack-able): {exc}"
+                )
                 if strict:
                     raise StorageError(message) from None
                 log.error("%s; dropped", message)
@@ -281,7 +305,13 @@ class RedisFrontier:
             bucket, field = self._dedup_slot(request.fingerprint)
             bucket_keys.append(bucket)
             delay = max(0.0, request.not_before - now) if request.not_before else 0.0
-            args += [field, "1" if request.dont_filter else "0", request.priority, f"{delay:.3f}", payload]
+            args += [
+                field,
+                "1" if request.dont_filter else "0",
+                request.priority,
+                f"{delay:.3f}",
+                payload,
+            ]
         return bucket_keys, args
 
     async def _fill(self) -> float:
@@ -305,7 +335,9 @@ class RedisFrontier:
             return Request.from_dict(unpack(payload))
         except (ValueError, TypeError, KeyError) as exc:
             reason = f"{exc.__class__.__name__}: {exc}"[:500]
-            log.error("malformed request %s in Redis (%s); moved to %s", rid, reason, self.keys.dead)
+            log.error(
+                "malformed request %s in Redis (%s); moved to %s", rid, reason, self.keys.dead
+            )
             k = self.keys
             await self._link.call(
                 "dead-letter",
@@ -355,7 +387,10 @@ class RedisFrontier:
             "rate": self._done_local / elapsed,
         }
         await self._link.call(
-            "heartbeat", self._heartbeat, keys=[self.keys.workers], args=[self.worker_id, pack(beat)]
+            "heartbeat",
+            self._heartbeat,
+            keys=[self.keys.workers],
+            args=[self.worker_id, pack(beat)],
         )
 
     async def _renew_forever(self) -> None:
@@ -367,7 +402,10 @@ class RedisFrontier:
             rids = self._held_rids()
             if rids:
                 lost = await self._link.call(
-                    "renew", self._renew, keys=[k.leased, k.owner], args=[self.worker_id, self.lease_seconds, *rids]
+                    "renew",
+                    self._renew,
+                    keys=[k.leased, k.owner],
+                    args=[self.worker_id, self.lease_seconds, *rids],
                 )
                 if lost:
                     log.warning(

@@ -66,7 +66,8 @@ def check_crawl_name(name: str) -> str:
     """Refuse crawl names that would break the key layout (braces, spaces)."""
     if not name or any(ch in name for ch in "{}: \t\r\n"):
         raise ConfigError(
-            f"invalid crawl name {name!r}: use letters, digits, '-', '_' or '.' (no braces, colons, spaces)"
+            f"invalid crawl name {name!r}: use letters, digits, '-', '_' or '.' "
+            "(no braces, colons, spaces)"
         )
     return name
 
@@ -147,7 +148,9 @@ class _Outage:
             return
         if not self.quiet:
             log.warning(
-                "Redis at %s is back after %.1f s; continuing", url, time.monotonic() - self.down_since
+                "Redis at %s is back after %.1f s; continuing",
+                url,
+                time.monotonic() - self.down_since,
             )
         self.down_since = None
         self.back_at = time.monotonic()
@@ -192,7 +195,9 @@ class RedisLink:
         """Register a Lua script (re-loaded automatically after a Redis restart)."""
         return self.client.register_script(source)
 
-    async def call(self, what: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    async def call(
+        self, what: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+    ) -> T:
         """Await ``fn(*args, **kwargs)``, retrying through Redis outages.
 
         ``what`` names the operation in the outage log line. Calls are safe to
@@ -222,7 +227,13 @@ def unpack(raw: bytes) -> Any:
     """Decode msgpack ``raw``; ValueError if it is not valid msgpack."""
     try:
         return msgpack.unpackb(raw, raw=False, strict_map_key=False)
-    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+    ) as exc:
         raise ValueError(f"not msgpack: {exc}") from None
     except Exception as exc:  # msgpack raises a few undocumented types on garbage
         raise ValueError(f"not msgpack: {exc.__class__.__name__}: {exc}") from None

@@ -14,7 +14,8 @@ from __future__ import annotations
 # already in its dedup bucket. `k` is the KEYS index of the bucket.
 _ENQUEUE = r"""
 local function num(x) return string.format('%.17g', x) end
-local function enqueue(now, pending, delayed, data, prio, seq, bucket, field, nofilter, priority, delay, payload)
+local function enqueue(now, pending, delayed, data, prio, seq, bucket,
+                       field, nofilter, priority, delay, payload)
   if nofilter ~= '1' and redis.call('HSETNX', bucket, field, '') == 0 then
     return 0
   end
@@ -62,7 +63,8 @@ LEASE = (
     _ENQUEUE
     + r"""
 local now = server_now()
-local pending, delayed, leased, owner, data, prio, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local pending, delayed, leased, owner = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local data, prio, stats = KEYS[5], KEYS[6], KEYS[7]
 -- 1. Leases past their deadline belong to dead (or stalled) workers: back to pending.
 local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', num(now), 'LIMIT', 0, 256)
 for _, rid in ipairs(expired) do
@@ -120,9 +122,11 @@ local n = tonumber(ARGV[1])
 local a = 2
 local done, failed, retried, stale = 0, 0, 0, 0
 for i = 1, n do
-  local rid, state, delay, payload, err = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
+  local rid, state, delay = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local payload, err = ARGV[a + 3], ARGV[a + 4]
   a = a + 5
-  local live = redis.call('ZREM', leased, rid) + redis.call('ZREM', pending, rid) + redis.call('ZREM', delayed, rid)
+  local live = redis.call('ZREM', leased, rid) + redis.call('ZREM', pending, rid)
+    + redis.call('ZREM', delayed, rid)
   redis.call('HDEL', owner, rid)
   if live == 0 then
     stale = stale + 1
@@ -166,7 +170,8 @@ return {done, failed, retried, stale, added}
 #: Extend this worker's leases; returns the rids it no longer holds.
 RENEW = r"""
 local t = redis.call('TIME')
-local deadline = string.format('%.17g', tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[2]))
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local deadline = string.format('%.17g', now + tonumber(ARGV[2]))
 local lost = {}
 for i = 3, #ARGV do
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[1] then
@@ -215,7 +220,8 @@ return 0
 #: Heartbeats carry the server time so `status` can age them without trusting clocks.
 HEARTBEAT = r"""
 local t = redis.call('TIME')
-redis.call('HSET', KEYS[1], ARGV[1], t[1] .. '.' .. string.format('%06d', tonumber(t[2])) .. '|' .. ARGV[2])
+local stamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+redis.call('HSET', KEYS[1], ARGV[1], stamp .. '|' .. ARGV[2])
 return t[1]
 """
 

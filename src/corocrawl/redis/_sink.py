@@ -30,7 +30,11 @@ class RedisSink:
     """
 
     def __init__(
-        self, url: str, crawl_name: str = DEFAULT_CRAWL_NAME, *, stream_maxlen: int = DEFAULT_STREAM_MAXLEN
+        self,
+        url: str,
+        crawl_name: str = DEFAULT_CRAWL_NAME,
+        *,
+        stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
     ) -> None:
         self._link = RedisLink.connect(url)
         self.keys = CrawlKeys(crawl_name)
@@ -54,7 +58,9 @@ class RedisSink:
                 try:
                     args += [field, orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)]
                 except TypeError as exc:
-                    raise StorageError(f"item {key!r} field {field!r} is not JSON-serialisable: {exc}") from None
+                    raise StorageError(
+                        f"item {key!r} field {field!r} is not JSON-serialisable: {exc}"
+                    ) from None
         await self._link.call("sink-write", self._write, keys=keys, args=args)
 
     async def close(self) -> None:
@@ -67,12 +73,16 @@ def decode_item(fields: dict[bytes, bytes]) -> Item:
     return {name.decode(): orjson.loads(value) for name, value in fields.items()}
 
 
-async def iter_items(link: RedisLink, keys: CrawlKeys, *, batch: int = 500) -> AsyncIterator[KeyedItem]:
+async def iter_items(
+    link: RedisLink, keys: CrawlKeys, *, batch: int = 500
+) -> AsyncIterator[KeyedItem]:
     """Every stored ``(key, item)`` of the crawl, in batches (SSCAN + pipelined HGETALL)."""
     client = link.client
     cursor: int = 0
     while True:
-        cursor, members = await link.call("collect", client.sscan, keys.item_keys, cursor, count=batch)
+        cursor, members = await link.call(
+            "collect", client.sscan, keys.item_keys, cursor, count=batch
+        )
         names = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
         if names:
 

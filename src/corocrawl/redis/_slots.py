@@ -18,7 +18,10 @@ import itertools
 import logging
 import random
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from .._politeness import HostPolicy, HostRule, HostSlots, Slot
 from . import _scripts
 from ._link import DEFAULT_CRAWL_NAME, CrawlKeys, RedisLink
 
@@ -31,7 +34,9 @@ class RedisHostSlots:
     """Cluster-wide per-host slots. ``await acquire(host)`` … ``await release(host)``.
 
     >>> slots = RedisHostSlots(url, "douban", per_host=4, delay=0.5)
-    >>> await slots.open(); await slots.acquire("movie.douban.com:443"); ...; await slots.release(...)
+    >>> await slots.open()
+    >>> await slots.acquire("movie.douban.com:443")  # ... fetch ...
+    >>> await slots.release("movie.douban.com:443")
 
     ``delay`` is the minimum spacing between request starts to one host across
     all workers, stretched by a random factor in ``[1 - jitter, 1 + jitter]``.
@@ -77,21 +82,34 @@ class RedisHostSlots:
             self._renewer = None
         for host, tokens in list(self._held.items()):
             if tokens:
-                await self._link.call("slot-release", self._link.client.zrem, self.keys.slots(host), *tokens)
+                await self._link.call(
+                    "slot-release", self._link.client.zrem, self.keys.slots(host), *tokens
+                )
         self._held.clear()
         await self._link.close()
 
-    async def acquire(self, host: str) -> None:
-        """Wait until this worker may start a request to ``host`` ("host:port")."""
+    async def acquire(
+        self, host: str, *, per_host: int | None = None, delay: float | None = None
+    ) -> None:
+        """Wait until this worker may start a request to ``host`` ("host:port").
+
+        ``per_host``/``delay`` override the defaults for this host (a HostRule).
+        """
         token = f"{self._token_prefix}:{next(self._counter)}"
+        cap = self.per_host if per_host is None else per_host
+        base_delay = self.delay if delay is None else delay
         async with self._gates[host]:
             while True:
-                delay = self.delay * random.uniform(1 - self.jitter, 1 + self.jitter) if self.delay else 0.0
+                spacing = (
+                    base_delay * random.uniform(1 - self.jitter, 1 + self.jitter)
+                    if base_delay
+                    else 0.0
+                )
                 wait_ms = await self._link.call(
                     "slot-acquire",
                     self._acquire,
                     keys=[self.keys.slots(host), self.keys.next_start(host)],
-                    args=[token, self.per_host, int(self.ttl * 1000), int(delay * 1000)],
+                    args=[token, cap, int(self.ttl * 1000), int(spacing * 1000)],
                 )
                 if int(wait_ms) == 0:
                     self._held[host].append(token)
@@ -123,3 +141,47 @@ class RedisHostSlots:
                     keys=[self.keys.slots(host) for host, _ in pairs],
                     args=[int(self.ttl * 1000), *[token for _, token in pairs]],
                 )
+
+
+class SharedSlot(Slot):
+    """A :class:`corocrawl._politeness.Slot` whose cap and delay hold across workers.
+
+    The local semaphore still bounds this process (so it never polls Redis for
+    more requests than it may run); the Redis slot bounds the whole crawl.
+    Spacing is left to Redis, which sees every worker's starts.
+    """
+
+    __slots__ = ("_rule", "_shared")
+
+    def __init__(self, host: str, rule: HostRule, shared: RedisHostSlots) -> None:
+        super().__init__(host, HostRule(rule.per_host, 0.0, rule.jitter))
+        self._rule = rule
+        self._shared = shared
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[Slot]:
+        async with super().hold():
+            await self._shared.acquire(
+                self.host, per_host=self._rule.per_host, delay=self._rule.delay
+            )
+            try:
+                yield self
+            finally:
+                await self._shared.release(self.host)
+
+
+class SharedHostSlots(HostSlots):
+    """Drop-in for the engine's ``HostSlots`` that enforces politeness in Redis."""
+
+    def __init__(
+        self, default: HostRule, policy: HostPolicy | None, shared: RedisHostSlots
+    ) -> None:
+        super().__init__(default, policy)
+        self.shared = shared
+
+    def get(self, host: str) -> Slot:
+        slot = self._slots.get(host)
+        if slot is None:
+            rule = (self.policy(host) if self.policy else None) or self.default
+            slot = self._slots[host] = SharedSlot(host, rule, self.shared)
+        return slot

@@ -50,7 +50,9 @@ async def _status(link: RedisLink, keys: CrawlKeys) -> dict[str, Any]:
             pipe.hlen(keys.dead).lrange(keys.failures, 0, 9)
             return list(await pipe.execute())
 
-    pending, delayed, leased, stats, meta, workers, now, dead, failures = await link.call("status", read)
+    pending, delayed, leased, stats, meta, workers, now, dead, failures = await link.call(
+        "status", read
+    )
     server_now = float(now[0]) + float(now[1]) / 1e6
     counters = {k.decode(): int(v) for k, v in stats.items()}
     rows = []
@@ -108,7 +110,9 @@ async def list_crawls(url: str) -> list[str]:
         await link.close()
 
 
-async def collect_into(url: str, crawl_name: str, sinks: Sequence[ItemSink], *, batch: int = 500) -> int:
+async def collect_into(
+    url: str, crawl_name: str, sinks: Sequence[ItemSink], *, batch: int = 500
+) -> int:
     """Upsert every item of the shared crawl into ``sinks``; return how many items.
 
     Items are read whole from Redis, so writing them again is idempotent: running
@@ -152,7 +156,9 @@ class SqliteUpsertSink:
         try:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, item TEXT NOT NULL)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, item TEXT NOT NULL)"
+            )
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {self.path} as an SQLite database: {exc}") from None
 
@@ -198,7 +204,9 @@ class SnapshotFileSink:
 
     async def open(self) -> None:
         if not self.path.parent.exists():
-            raise StorageError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
+            raise StorageError(
+                f"cannot write {self.path}: folder {self.path.parent} does not exist"
+            )
 
     async def write(self, items: Sequence[KeyedItem]) -> None:
         for key, item in items:
@@ -222,7 +230,7 @@ class SnapshotFileSink:
                         writer.writerow({k: _cell(v) for k, v in item.items()})
             os.replace(tmp, self.path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            os.unlink(tmp)
             raise
 
 

@@ -1,0 +1,172 @@
+"""Running a spider as one worker of a shared Redis crawl.
+
+``run_shared(crawler, RedisOptions(url))`` is ``crawler.run()`` with the
+frontier, the politeness slots and the items in Redis. Any number of
+processes on any number of machines may run it with the same URL and crawl
+name; each exits when the SHARED crawl has nothing pending or leased.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._crawler import Crawler, _loop_factory
+from .._engine import Engine
+from .._politeness import HostRule
+from .._stats import CrawlStats
+from ..sinks._base import ItemSink
+from ._frontier import RedisFrontier, new_worker_id
+from ._link import DEFAULT_CRAWL_NAME, require_redis
+from ._sink import RedisSink
+from ._slots import RedisHostSlots, SharedHostSlots
+from ._status import SnapshotFileSink, SqliteUpsertSink, collect_into
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisOptions:
+    """How a worker joins a shared crawl (the ``--redis`` family of flags)."""
+
+    url: str
+    crawl_name: str = DEFAULT_CRAWL_NAME
+    lease_seconds: float = 30.0
+    expected_urls: int = 1_000_000
+    prefetch: int = 4
+    worker_id: str | None = None
+    collect_db: Path | None = None
+    collect_out: Path | None = None
+
+
+def add_redis_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--redis URL`` and its companions to a crawling subcommand."""
+    group = parser.add_argument_group("distributed crawl (Redis)")
+    group.add_argument(
+        "--redis", metavar="URL", help="share the crawl through Redis, e.g. redis://host:6379/0"
+    )
+    group.add_argument(
+        "--crawl-name",
+        default=DEFAULT_CRAWL_NAME,
+        help="workers with the same name share one crawl",
+    )
+    group.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=30.0,
+        help="how soon a dead worker's requests go to others",
+    )
+    group.add_argument(
+        "--expected-urls",
+        type=int,
+        default=1_000_000,
+        help="sizes the dedup buckets (first worker decides)",
+    )
+    group.add_argument(
+        "--collect", action="store_true", help="after the crawl, also collect the items"
+    )
+
+
+def redis_options_from_args(args: argparse.Namespace) -> RedisOptions | None:
+    """The worker's RedisOptions from parsed flags, or None without ``--redis``."""
+    url = getattr(args, "redis", None)
+    if not url:
+        return None
+    require_redis()
+    collect = getattr(args, "collect", False)
+    return RedisOptions(
+        url=url,
+        crawl_name=args.crawl_name,
+        lease_seconds=args.lease_seconds,
+        expected_urls=args.expected_urls,
+        collect_db=Path(args.db) if collect and getattr(args, "db", None) else None,
+        collect_out=Path(args.output) if collect and getattr(args, "output", None) else None,
+    )
+
+
+async def crawl_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
+    """Run ``crawler`` as one worker of the shared crawl; return this worker's stats."""
+    worker_id = options.worker_id or new_worker_id()
+    frontier = RedisFrontier(
+        options.url,
+        options.crawl_name,
+        lease_seconds=options.lease_seconds,
+        expected_urls=options.expected_urls,
+        prefetch=options.prefetch,
+        worker_id=worker_id,
+    )
+    cfg = crawler.config
+    shared = RedisHostSlots(
+        options.url,
+        options.crawl_name,
+        per_host=cfg.per_host,
+        delay=cfg.delay,
+        jitter=cfg.jitter,
+        ttl=options.lease_seconds,
+        worker_id=worker_id,
+    )
+    crawler.stats = CrawlStats()
+    engine = Engine(
+        config=cfg,
+        frontier=frontier,
+        sinks=[RedisSink(options.url, options.crawl_name)],
+        callbacks=crawler.callbacks,
+        default_callback=crawler.default_callback,
+        slots=SharedHostSlots(
+            HostRule(cfg.per_host, cfg.delay, cfg.jitter), crawler.host_policy, shared
+        ),
+        item_key=crawler.item_key,
+        handle_http_errors=crawler.handle_http_errors,
+        stats=crawler.stats,
+    )
+    crawler._engine = engine  # so crawler.stop() reaches this engine
+    await shared.open()
+    try:
+        stats = await engine.run(crawler.start_requests)
+    finally:
+        crawler._engine = None
+        await shared.close()
+    if options.collect_db or options.collect_out:
+        await collect(
+            options.url, options.crawl_name, db=options.collect_db, output=options.collect_out
+        )
+    return stats
+
+
+async def collect(
+    url: str, crawl_name: str, *, db: Path | None = None, output: Path | None = None
+) -> int:
+    """Upsert the shared crawl's items into ``db`` (SQLite) and/or ``output`` (.jsonl/.csv)."""
+    sinks: list[ItemSink] = []
+    if db is not None:
+        sinks.append(SqliteUpsertSink(db))
+    if output is not None:
+        sinks.append(SnapshotFileSink(output))
+    return await collect_into(url, crawl_name, sinks)
+
+
+def run_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
+    """``crawler.run()`` for a shared crawl: first Ctrl-C/SIGTERM stops gracefully."""
+    require_redis()
+
+    async def main() -> CrawlStats:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, crawler.stop, f"{sig.name} received")
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread / Windows
+                pass
+        try:
+            return await crawl_shared(crawler, options)
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(main())
