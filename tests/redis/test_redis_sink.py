@@ -107,3 +107,41 @@ async def test_status_reports_queue_and_workers(redis_url: str) -> None:
     assert "st" in await list_crawls(redis_url)
     after = await redis_status_async(redis_url, "st")
     assert after["workers"] == [] and after["pending"] == 4  # close returned the prefetched leases
+
+
+def test_collect_command_writes_db_and_jsonl(redis_server: object, tmp_path: Path) -> None:
+    import argparse
+
+    import pytest
+
+    from corocrawl._exceptions import UsageError
+    from corocrawl.cli import _collect
+    from corocrawl.redis import format_status, redis_status
+
+    url = redis_server.url  # type: ignore[attr-defined]
+
+    async def fill() -> None:
+        sink = RedisSink(url, "cli")
+        await sink.open()
+        await sink.write([("a", {"subject_id": "a"}), ("b", {"subject_id": "b", "poster": "x"})])
+        await sink.close()
+
+    asyncio.run(fill())
+    parser = argparse.ArgumentParser()
+    _collect.register(parser.add_subparsers())
+    db, out = tmp_path / "m.db", tmp_path / "m.jsonl"
+    args = parser.parse_args(
+        ["collect", "--redis", url, "--crawl-name", "cli", "--db", str(db), "-o", str(out)]
+    )
+    assert args.run(args) == 0
+    assert args.run(args) == 0  # idempotent
+    assert len(out.read_text().splitlines()) == 2
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
+    conn.close()
+    with pytest.raises(UsageError, match="--db"):
+        args.run(parser.parse_args(["collect", "--redis", url]))
+    empty = parser.parse_args(["collect", "--redis", url, "--crawl-name", "none", "-o", str(out)])
+    assert empty.run(empty) == 1
+    text = format_status(redis_status(url, "cli"))
+    assert "no shared crawl named 'cli'" in text  # items only, never seeded

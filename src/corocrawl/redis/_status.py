@@ -236,3 +236,25 @@ class SnapshotFileSink:
 
 def _cell(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """A few human lines for ``corocrawl status --redis URL``."""
+    if not status["exists"]:
+        return f"no shared crawl named {status['crawl']!r} on this Redis server"
+    state = "finished" if status["finished"] else "running"
+    lines = [
+        f"crawl {status['crawl']!r}: {state}, {status['pages_per_s']} pages/s",
+        f"  pending {status['pending']} (+{status['delayed']} waiting to retry), "
+        f"leased {status['leased']}, done {status['done']}, failed {status['failed']}",
+        f"  items {status['items']}, retried {status['retried']}, "
+        f"reclaimed from dead workers {status['reclaimed']}, dead letters {status['dead_letters']}",
+    ]
+    for worker in status["workers"]:
+        alive = "alive" if worker["alive"] else "GONE?"
+        lines.append(
+            f"  worker {worker['worker']}: {alive}, "
+            f"last heartbeat {worker['last_heartbeat_s']} s ago, {worker['leased']} leased, "
+            f"{worker['settled']} settled, {worker['pages_per_s']} pages/s"
+        )
+    return "\n".join(lines)
