@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from .._config import CrawlConfig
 from .._exceptions import BlockedError, UsageError
+from .._request import parse_url
 from .._stats import CrawlStats
 from ..sinks._files import check_export_path, export_items
 from ..spiders.douban import BROWSER_USER_AGENT, FIELDS, build_crawler, complete, list_url
@@ -72,6 +73,7 @@ def crawl_douban(
     args: argparse.Namespace, start_urls: Sequence[str], *, fresh: bool | None = None
 ) -> int:
     """Crawl ``start_urls`` into ``args.db``, export, print; return the exit code."""
+    start_urls = [str(parse_url(url)) for url in start_urls]
     outputs = [check_export_path(out) for out in args.output]
     db = check_db_path(args.db)
     config = config_from_args(args, CrawlConfig(user_agent=BROWSER_USER_AGENT))
