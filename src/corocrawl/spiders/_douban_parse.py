@@ -28,6 +28,18 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+__all__ = [
+    "DOUBAN_FIELDS",
+    "LIST_FIELDS",
+    "ListPage",
+    "infer_release_date",
+    "is_douban_host",
+    "page_city_title",
+    "parse_list",
+    "parse_list_page",
+    "parse_poster",
+]
+
 logger = logging.getLogger(__name__)
 
 #: The fields of one douban movie item, in export order.
