@@ -15,7 +15,9 @@ def _latency(text: str) -> tuple[float, float]:
     try:
         pair = (float(low), float(high or low))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not MIN-MAX seconds, e.g. 0.05-0.3") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not MIN-MAX seconds, e.g. 0.05-0.3"
+        ) from None
     if pair[0] < 0 or pair[1] < pair[0]:
         raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= MIN <= MAX")
     return pair
@@ -23,21 +25,40 @@ def _latency(text: str) -> tuple[float, float]:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "demo", help="crawl the embedded douban replica (offline) and show the movies",
+        "demo",
+        help="crawl the embedded douban replica (offline) and show the movies",
         description="Start the embedded douban replica on a free port, crawl it with the "
         "douban spider, print the movies and a summary. Items land in --db.",
         epilog="example:\n  corocrawl demo --movies 100 --latency 0.1-0.5 -o movies.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--movies", type=positive_int, default=40, help="movies (default 40)")
-    parser.add_argument("--cities", default="beijing,shanghai",
-                        help="comma-separated city slugs (default beijing,shanghai)")
-    parser.add_argument("--latency", type=_latency, default=(0.05, 0.3), metavar="MIN-MAX",
-                        help="per-request latency of the replica in seconds (default 0.05-0.3)")
-    parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                        help="export items to FILE (.jsonl or .csv); repeatable")
-    parser.add_argument("--db", default="corocrawl.db", metavar="PATH",
-                        help="SQLite file for the items (default corocrawl.db; started afresh)")
+    parser.add_argument(
+        "--cities",
+        default="beijing,shanghai",
+        help="comma-separated city slugs (default beijing,shanghai)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=_latency,
+        default=(0.05, 0.3),
+        metavar="MIN-MAX",
+        help="per-request latency of the replica in seconds (default 0.05-0.3)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="export items to FILE (.jsonl or .csv); repeatable",
+    )
+    parser.add_argument(
+        "--db",
+        default="corocrawl.db",
+        metavar="PATH",
+        help="SQLite file for the items (default corocrawl.db; started afresh)",
+    )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
     add_crawl_options(parser)
     parser.set_defaults(run=run, fresh=True)

@@ -24,21 +24,40 @@ EXAMPLES = """examples:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "douban", help="crawl douban's upcoming movies (即将上映) with posters",
+        "douban",
+        help="crawl douban's upcoming movies (即将上映) with posters",
         description="Crawl douban's upcoming-movies list and every movie's detail page for "
         "its full-size poster. Items land in the SQLite --db; -o exports them.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--city", default="beijing",
-                        help="city slug of the live list page (default beijing)")
-    parser.add_argument("--start-url", action="append", dest="start_urls", metavar="URL",
-                        help="a list page to start from instead (a mirror); repeatable")
-    parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                        help="export items to FILE (.jsonl or .csv); repeatable")
-    parser.add_argument("--db", default="corocrawl.db", metavar="PATH",
-                        help="SQLite file for the crawl's state and items (default corocrawl.db)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="forget the stored crawl in --db and start over")
+    parser.add_argument(
+        "--city", default="beijing", help="city slug of the live list page (default beijing)"
+    )
+    parser.add_argument(
+        "--start-url",
+        action="append",
+        dest="start_urls",
+        metavar="URL",
+        help="a list page to start from instead (a mirror); repeatable",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="export items to FILE (.jsonl or .csv); repeatable",
+    )
+    parser.add_argument(
+        "--db",
+        default="corocrawl.db",
+        metavar="PATH",
+        help="SQLite file for the crawl's state and items (default corocrawl.db)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="forget the stored crawl in --db and start over"
+    )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
     add_crawl_options(parser)
     parser.set_defaults(run=run)
@@ -49,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
     return crawl_douban(args, start_urls)
 
 
-def crawl_douban(args: argparse.Namespace, start_urls: Sequence[str], *,
-                 fresh: bool | None = None) -> int:
+def crawl_douban(
+    args: argparse.Namespace, start_urls: Sequence[str], *, fresh: bool | None = None
+) -> int:
     """Crawl ``start_urls`` into ``args.db``, export, print; return the exit code."""
     outputs = [check_export_path(out) for out in args.output]
     db = check_db_path(args.db)
@@ -58,8 +78,14 @@ def crawl_douban(args: argparse.Namespace, start_urls: Sequence[str], *,
     # Flags override the polite defaults for douban's own hosts.
     polite = args.per_host is None and args.delay is None
     store = SqliteStore(db, fresh=args.fresh if fresh is None else fresh, item_key="subject_id")
-    crawler = build_crawler(start_urls, config=config, frontier=store.frontier,
-                            sinks=[store.sink], today=args.today, polite_to_douban=polite)
+    crawler = build_crawler(
+        start_urls,
+        config=config,
+        frontier=store.frontier,
+        sinks=[store.sink],
+        today=args.today,
+        polite_to_douban=polite,
+    )
     stats = run_crawler(crawler, quiet=args.quiet)
     items = [complete(item) for item in store.iter_items()]
     for out in outputs:
@@ -82,9 +108,11 @@ def _exit_code(stats: CrawlStats, start_urls: Sequence[str], items: Sequence[obj
                 "User-Agent with --user-agent and slow down with --delay 3"
             )
         if error.url in starts and error.kind == "http_404":
-            raise UsageError(f"no such list page {error.url} (HTTP 404): check --city or --start-url")
+            raise UsageError(
+                f"no such list page {error.url} (HTTP 404): check --city or --start-url"
+            )
         if error.url in starts and error.kind in ("connect", "timeout", "disconnect"):
-            raise UsageError(f"cannot reach {error.url}: {error.message}; check the URL and "
-                             "that the site is up")
+            raise UsageError(
+                f"cannot reach {error.url}: {error.message}; check the URL and that the site is up"
+            )
     return 1
-

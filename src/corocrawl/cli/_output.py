@@ -31,13 +31,20 @@ def print_movies(items: Sequence[dict[str, Any]]) -> None:
         table.add_column(column, overflow="fold")
     ordered = sorted(items, key=lambda i: (i.get("release_date") or "9999", i.get("name") or ""))
     for item in ordered:
-        table.add_row(item.get("name") or "", item.get("date") or "", item.get("genre") or "—",
-                      item.get("region") or "—", _wants(item.get("wants")),
-                      item.get("poster_url") or "[red]none[/red]")
+        table.add_row(
+            item.get("name") or "",
+            item.get("date") or "",
+            item.get("genre") or "—",
+            item.get("region") or "—",
+            _wants(item.get("wants")),
+            item.get("poster_url") or "[red]none[/red]",
+        )
     console.print(table)
 
 
-def print_summary(stats: CrawlStats, *, exports: Sequence[Path] = (), db: Path | None = None) -> None:
+def print_summary(
+    stats: CrawlStats, *, exports: Sequence[Path] = (), db: Path | None = None
+) -> None:
     """One line of figures, where the data went, and the first errors if any."""
     console.print(f"[bold]{stats.summary_line()}[/bold]")
     if stats.stop_reason:
