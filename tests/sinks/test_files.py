@@ -7,6 +7,7 @@ import csv
 import json
 import os
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,23 @@ def test_csv_without_fields_uses_union_of_keys(tmp_path: Path) -> None:
     assert json.loads(rows[2]["extra"]) == {"k": "值"}
 
 
+def test_dates_and_numbers_read_naturally_in_both_formats(tmp_path: Path) -> None:
+    row = {"release_date": date(2020, 1, 5), "seen": datetime(2020, 1, 5, 8, 30), "score": 8.5}
+    export_items([row], tmp_path / "d.csv", None)
+    with (tmp_path / "d.csv").open(encoding="utf-8-sig", newline="") as f:
+        assert next(csv.DictReader(f)) == {
+            "release_date": "2020-01-05",
+            "seen": "2020-01-05T08:30:00",
+            "score": "8.5",
+        }
+    export_items([row], tmp_path / "d.jsonl", None)
+    assert json.loads((tmp_path / "d.jsonl").read_text("utf-8")) == {
+        "release_date": "2020-01-05",
+        "seen": "2020-01-05T08:30:00",
+        "score": 8.5,
+    }
+
+
 def test_empty_export_writes_header_only(tmp_path: Path) -> None:
     assert export_items([], tmp_path / "none.csv", FIELDS) == 0
     assert (tmp_path / "none.csv").read_bytes() == codecs.BOM_UTF8 + b"name,date,region,wants\r\n"
@@ -96,6 +114,13 @@ def test_unknown_extension_is_a_usage_error(tmp_path: Path, name: str) -> None:
     with pytest.raises(UsageError):
         check_export_path(tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_home_directory_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert check_export_path("~/m.jsonl") == tmp_path / "m.jsonl"
+    assert export_items(MOVIES, "~/m.jsonl", None) == 3
+    assert (tmp_path / "m.jsonl").is_file()
 
 
 def test_export_format() -> None:

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from corocrawl._encoding import decode_body
+from corocrawl._request import Request
+from corocrawl._response import Response
 from corocrawl.spiders._douban_parse import (
     LIST_FIELDS,
     infer_release_date,
@@ -114,7 +116,20 @@ def test_shenzhen_gbk_page_decodes_without_mojibake() -> None:
     dom, encoding = _dom(SHENZHEN)
     assert encoding in {"gb18030", "gbk", "gb2312"}
     assert page_city_title(dom) == "深圳"
-    assert "深圳影讯" in dom.css_first("title").text()
+    title = dom.css_first("title")
+    assert title is not None and title.text(strip=True) == "深圳影讯"
+
+
+def test_shenzhen_through_response_with_lying_header() -> None:
+    """As the spider sees it: the server's header says utf-8 too, and the bytes are GBK."""
+    _dom(SHENZHEN)  # skips when the fixtures are absent
+    body = (FIXTURES / SHENZHEN).read_bytes()  # type: ignore[operator]
+    headers = {"Content-Type": "text/html; charset=utf-8"}
+    resp = Response(SHENZHEN_URL, 200, headers, body, Request(SHENZHEN_URL))
+    assert page_city_title(resp.dom) == "深圳"
+    items = parse_list(resp.dom, resp.url)
+    assert [item["name"] for item in items[:2]] == ["梦醒黄金城", "扶贫主任"]
+    assert resp.request.host == "movie.douban.com:443" and is_douban_host(resp.request.host)
 
 
 def test_shenzhen_list_page() -> None:
@@ -145,7 +160,9 @@ def test_real_item_with_three_li_has_no_wants() -> None:
     dom, _ = _dom(CHENGDU)
     dom = LexborHTMLParser(dom.html or "")  # a private copy: _dom is cached
     first = dom.css("#showing-soon div.item")[0]
-    first.css_first("li.dt.last").decompose()
+    wants_li = first.css_first("li.dt.last")
+    assert wants_li is not None
+    wants_li.decompose()
     assert len(first.css("li")) == 3
     assert first.css_first("a.trailer_icon") is not None
     item = parse_list(dom, CHENGDU_URL)[0]

@@ -16,12 +16,15 @@ import io
 import os
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, time
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import orjson
 
 from .._exceptions import StorageError, UsageError
+
+__all__ = ["EXPORT_FORMATS", "check_export_path", "export_format", "export_items"]
 
 ExportFormat = Literal["jsonl", "csv"]
 
@@ -63,7 +66,7 @@ def check_export_path(path: str | Path) -> Path:
     >>> check_export_path("movies.jsonl")
     PosixPath('movies.jsonl')
     """
-    target = Path(path)
+    target = Path(path).expanduser()
     export_format(target)
     if target.is_dir():
         raise StorageError(
@@ -124,10 +127,12 @@ def _csv_cell(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, bool | int | float):
-        return str(value)
-    # Lists and dicts stay machine-readable inside one cell.
-    return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode()
+    if isinstance(value, date | time):  # datetime is a date: ISO 8601 like the JSONL export
+        return value.isoformat()
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        # Lists and dicts stay machine-readable inside one cell.
+        return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode()
+    return str(value)
 
 
 def _write_csv(out: IO[bytes], rows: Iterable[dict[str, Any]], fields: Sequence[str] | None) -> int:
@@ -183,7 +188,7 @@ def export_items(
     >>> export_items([{"name": "教授与疯子", "wants": 16577}], "movies.csv", ["name", "wants"])
     1
     """
-    target = Path(path)
+    target = Path(path).expanduser()
     fmt = export_format(target)
     temp = _temp_path(target)
     rows = _rows(items, fields)

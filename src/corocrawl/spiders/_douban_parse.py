@@ -24,9 +24,21 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+__all__ = [
+    "DOUBAN_FIELDS",
+    "LIST_FIELDS",
+    "ListPage",
+    "infer_release_date",
+    "is_douban_host",
+    "page_city_title",
+    "parse_list",
+    "parse_list_page",
+    "parse_poster",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +119,11 @@ def _resolve(base: str, href: str | None) -> str | None:
     if not href or "{{" in href:  # empty, or an unrendered template placeholder
         return None
     try:
+        if href.startswith(("https://", "http://")):
+            urlsplit(href)  # only to reject what urljoin would (a broken "http://[x/")
+            return href  # the common case: skip urljoin's parse-and-rebuild
         return urljoin(base, href)
-    except ValueError:  # e.g. a malformed IPv6 host "http://[x/"
+    except ValueError:
         return None
 
 
@@ -150,7 +165,8 @@ def _parse_fields(lis: list[LexborNode]) -> dict[str, Any]:
 
 def _parse_item(node: LexborNode, base: str) -> tuple[dict[str, Any] | None, str]:
     """One ``div.item`` as a movie dict, or ``(None, reason)`` when it cannot be used."""
-    link = node.css_first("div.intro h3 a[href]") or node.css_first("h3 a[href]")
+    title = node.css_first("h3 a")
+    link = title if title is not None and "href" in title.attributes else None
     href = link.attributes.get("href") if link is not None else None
     if link is None:
         # Fall back to the poster link: it points at the same subject page.
@@ -162,15 +178,13 @@ def _parse_item(node: LexborNode, base: str) -> tuple[dict[str, Any] | None, str
     match = _SUBJECT_ID.search(url)
     if match is None:
         return None, f"link {url!r} has no /subject/<id>/"
-    title = node.css_first("div.intro h3 a") or node.css_first("h3 a")
     name = _clean(title.text(deep=True)) if title is not None else None
     thumb = node.css_first("a.thumb img")
     thumb_src = None
     if thumb is not None:
         thumb_src = thumb.attributes.get("src") or thumb.attributes.get("data-src")
-    lis = node.css("div.intro ul li") or node.css("ul li")
     item: dict[str, Any] = {"name": name}
-    item.update(_parse_fields(lis))
+    item.update(_parse_fields(node.css("ul li")))
     item["url"] = url
     item["subject_id"] = match.group(1)
     item["thumb_url"] = _resolve(base, thumb_src)
