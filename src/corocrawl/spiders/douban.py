@@ -53,7 +53,7 @@ def list_url(city: str) -> str:
 
 def douban_host_policy(host: str) -> HostRule | None:
     """Slow, single-connection politeness for douban's own hosts; defaults elsewhere."""
-    return DOUBAN_HOST_RULE if is_douban_host(host.rsplit(":", 1)[0]) else None
+    return DOUBAN_HOST_RULE if is_douban_host(host) else None
 
 
 def build_crawler(
