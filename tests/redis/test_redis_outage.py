@@ -8,7 +8,7 @@ import time
 
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import RedisServer
+from redis_server import RedisServer
 from redis_site import ReplicaSite
 from redis_spider import build
 
