@@ -87,6 +87,13 @@ async def test_collect_is_idempotent_and_concurrent_safe(redis_url: str, tmp_pat
     with csv_path.open(encoding="utf-8", newline="") as f:
         table = list(csv.DictReader(f))
     assert len(table) == 1200 and table[1]["poster"] == ""
+    # The command's path (the crawl store's sink when installed): concurrent runs take turns.
+    from corocrawl.redis._worker import collect
+
+    fresh = tmp_path / "fresh.db"
+    assert await asyncio.gather(
+        collect(redis_url, "c", db=fresh), collect(redis_url, "c", db=fresh)
+    ) == [1200, 1200]
 
 
 async def test_status_reports_queue_and_workers(redis_url: str) -> None:

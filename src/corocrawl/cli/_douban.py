@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 from .._config import CrawlConfig
 from .._exceptions import BlockedError, UsageError
 from .._request import parse_url
 from .._stats import CrawlStats
+from ..redis import (
+    RedisOptions,
+    add_redis_arguments,
+    read_items,
+    redis_options_from_args,
+    run_shared,
+)
 from ..sinks._files import check_export_path, export_items
 from ..spiders.douban import BROWSER_USER_AGENT, FIELDS, build_crawler, complete, list_url
 from ..store import SqliteStore
@@ -61,6 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
     add_crawl_options(parser)
+    add_redis_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -79,6 +88,9 @@ def crawl_douban(
     config = config_from_args(args, CrawlConfig(user_agent=BROWSER_USER_AGENT))
     # Flags override the polite defaults for douban's own hosts.
     polite = args.per_host is None and args.delay is None
+    shared = redis_options_from_args(args)
+    if shared is not None:
+        return _crawl_douban_shared(args, start_urls, shared, config, polite, outputs)
     store = SqliteStore(db, fresh=args.fresh if fresh is None else fresh, item_key="subject_id")
     crawler = build_crawler(
         start_urls,
@@ -95,6 +107,28 @@ def crawl_douban(
     if not args.quiet:
         print_movies(items)
         print_summary(stats, exports=outputs, db=db)
+    return _exit_code(stats, start_urls, items)
+
+
+def _crawl_douban_shared(
+    args: argparse.Namespace,
+    start_urls: Sequence[str],
+    shared: RedisOptions,
+    config: CrawlConfig,
+    polite: bool,
+    outputs: Sequence[Path],
+) -> int:
+    """One worker of a crawl shared through Redis; -o exports the shared items."""
+    crawler = build_crawler(
+        start_urls, config=config, today=args.today, polite_to_douban=polite
+    )
+    stats = run_shared(crawler, shared)
+    items = [complete(item) for _, item in read_items(shared.url, shared.crawl_name)]
+    for out in outputs:
+        export_items(items, out, FIELDS)
+    if not args.quiet:
+        print_movies(items)
+        print_summary(stats, exports=outputs, db=shared.collect_db)
     return _exit_code(stats, start_urls, items)
 
 

@@ -9,7 +9,14 @@ from ._frontier import RedisFrontier
 from ._link import DEFAULT_CRAWL_NAME, MISSING_EXTRA_MESSAGE, CrawlKeys, require_redis
 from ._sink import RedisSink
 from ._slots import RedisHostSlots, SharedHostSlots
-from ._status import collect_into, format_status, list_crawls, redis_status, redis_status_async
+from ._status import (
+    collect_into,
+    format_status,
+    list_crawls,
+    read_items,
+    redis_status,
+    redis_status_async,
+)
 from ._worker import (
     RedisOptions,
     add_redis_arguments,
@@ -32,6 +39,7 @@ __all__ = [
     "crawl_shared",
     "format_status",
     "list_crawls",
+    "read_items",
     "redis_options_from_args",
     "redis_status",
     "redis_status_async",

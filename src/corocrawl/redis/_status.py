@@ -258,3 +258,18 @@ def format_status(status: dict[str, Any]) -> str:
             f"{worker['settled']} settled, {worker['pages_per_s']} pages/s"
         )
     return "\n".join(lines)
+
+
+async def read_items_async(url: str, crawl_name: str = DEFAULT_CRAWL_NAME) -> list[KeyedItem]:
+    """Every ``(key, item)`` of a shared crawl, sorted by key."""
+    link = RedisLink.connect(url)
+    try:
+        pairs = [pair async for pair in iter_items(link, CrawlKeys(crawl_name))]
+    finally:
+        await link.close()
+    return sorted(pairs, key=lambda pair: pair[0])
+
+
+def read_items(url: str, crawl_name: str = DEFAULT_CRAWL_NAME) -> list[KeyedItem]:
+    """Sync :func:`read_items_async`, for CLI code after the crawl's loop has ended."""
+    return asyncio.run(read_items_async(url, crawl_name))

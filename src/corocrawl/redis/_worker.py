@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._crawler import Crawler, _loop_factory
 from .._engine import Engine
+from .._exceptions import StoreLocked
 from .._politeness import HostRule
 from .._stats import CrawlStats
-from ..sinks._base import ItemSink
+from ..sinks._base import ItemSink, KeyedItem
 from ._frontier import RedisFrontier, new_worker_id
 from ._link import DEFAULT_CRAWL_NAME, require_redis
 from ._sink import RedisSink
@@ -78,13 +81,15 @@ def redis_options_from_args(args: argparse.Namespace) -> RedisOptions | None:
         return None
     require_redis()
     collect = getattr(args, "collect", False)
+    db = getattr(args, "db", None)
+    output = getattr(args, "output", None)  # a list where -o repeats: the command exports those
     return RedisOptions(
         url=url,
         crawl_name=args.crawl_name,
         lease_seconds=args.lease_seconds,
         expected_urls=args.expected_urls,
-        collect_db=Path(args.db) if collect and getattr(args, "db", None) else None,
-        collect_out=Path(args.output) if collect and getattr(args, "output", None) else None,
+        collect_db=Path(db) if collect and db else None,
+        collect_out=Path(output) if collect and isinstance(output, str) else None,
     )
 
 
@@ -143,10 +148,53 @@ async def collect(
     """Upsert the shared crawl's items into ``db`` (SQLite) and/or ``output`` (.jsonl/.csv)."""
     sinks: list[ItemSink] = []
     if db is not None:
-        sinks.append(SqliteUpsertSink(db))
+        sinks.append(_WaitForLock(sqlite_sink(db)))
     if output is not None:
         sinks.append(SnapshotFileSink(output))
     return await collect_into(url, crawl_name, sinks)
+
+
+def sqlite_sink(db: Path) -> ItemSink:
+    """The item sink of the crawl store ``db`` (``corocrawl.store``).
+
+    So the store's own commands (status, export) read collected items; a plain
+    ``items(key, item)`` table where the store module is not available.
+    """
+    try:
+        store_module = importlib.import_module("corocrawl.store")
+    except ImportError:
+        return SqliteUpsertSink(db)
+    sink: ItemSink = store_module.SqliteStore(db).sink
+    return sink
+
+
+class _WaitForLock:
+    """Open ``sink``, waiting while another process holds the database.
+
+    Two collects into one file then take turns and leave the same rows.
+    """
+
+    def __init__(self, sink: ItemSink, patience: float = 120.0) -> None:
+        self._sink = sink
+        self._patience = patience
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._patience
+        while True:
+            try:
+                await self._sink.open()
+                return
+            except StoreLocked:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def write(self, items: Sequence[KeyedItem]) -> None:
+        await self._sink.write(items)
+
+    async def close(self) -> None:
+        await self._sink.close()
 
 
 def run_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
