@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 #: Bytes of the fingerprint stored as the field inside a dedup bucket.
 DEDUP_FIELD_BYTES = 6
-#: Aim for this many entries per bucket at ``expected_urls``: well under the
-#: 128 entries Redis keeps in a compact listpack (hash-max-listpack-entries).
+#: At ``expected_urls`` a bucket holds 48-96 entries: enough to spread each
+#: key's ~100 bytes of overhead thin, and under the 128 entries Redis keeps in a
+#: compact listpack (hash-max-listpack-entries) up to ~1.3x the expected size.
 _BUCKET_TARGET = 48
 #: Seconds a has_pending() answer is reused within one process.
 _PENDING_CACHE = 0.05
@@ -46,7 +47,9 @@ _PENDING_CACHE = 0.05
 
 def dedup_bits(expected_urls: int) -> int:
     """Bucket-index bits for a crawl of about ``expected_urls`` URLs (4..24)."""
-    return max(4, min(24, math.ceil(math.log2(max(expected_urls, 1) / _BUCKET_TARGET))))
+    return max(
+        4, min(24, math.floor(math.log2(max(expected_urls, _BUCKET_TARGET) / _BUCKET_TARGET)))
+    )
 
 
 def new_worker_id() -> str:

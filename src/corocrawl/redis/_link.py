@@ -97,7 +97,7 @@ class CrawlKeys:
 
     def seen(self, bucket: int) -> str:
         """Dedup bucket ``bucket`` (a small HASH of fingerprint tails)."""
-        return f"{self.prefix}seen:{bucket:x}"
+        return f"{self.prefix}s:{bucket:x}"
 
     def item(self, key: str) -> str:
         """The HASH holding one item's fields (each value JSON-encoded)."""
