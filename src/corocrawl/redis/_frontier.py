@@ -81,7 +81,7 @@ class RedisFrontier:
         lease_seconds: float = 30.0,
         expected_urls: int = 1_000_000,
         prefetch: int = 4,
-        poll_interval: float = 0.2,
+        poll_interval: float = 0.05,
         worker_id: str | None = None,
     ) -> None:
         if lease_seconds <= 0:
