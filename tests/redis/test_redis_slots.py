@@ -60,7 +60,8 @@ async def test_delay_spaces_starts_across_workers(redis_url: str) -> None:
         await a.close()
         await b.close()
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.09, gaps
+    # Server-side spacing is exact; client-side stamps carry round-trip jitter.
+    assert starts[-1] - starts[0] >= 0.49 and min(gaps) >= 0.06, gaps
 
 
 async def test_dead_workers_slots_come_back(redis_url: str) -> None:

@@ -139,22 +139,30 @@ class RedisFrontier:
                 await self._renewer
             self._renewer = None
         rids = self._held_rids()
-        if rids:
-            k = self.keys
-            back = await self._link.call(
-                "release",
-                self._release,
-                keys=[k.pending, k.leased, k.owner, k.prio],
-                args=[self.worker_id, *rids],
+        k = self.keys
+        try:
+            # Bounded: if Redis is down at exit, the leases simply expire.
+            async with asyncio.timeout(min(self.lease_seconds, 10.0)):
+                if rids:
+                    back = await self._link.call(
+                        "release",
+                        self._release,
+                        keys=[k.pending, k.leased, k.owner, k.prio],
+                        args=[self.worker_id, *rids],
+                    )
+                    log.info("returned %d unsettled leases to the shared frontier", back)
+                await self._link.call("close", self._link.client.hdel, k.workers, self.worker_id)
+        except TimeoutError:
+            log.warning(
+                "Redis unreachable at exit: %d leases will return to other workers in %.0f s",
+                len(rids),
+                self.lease_seconds,
             )
-            log.info("returned %d unsettled leases to the shared frontier", back)
-        self._buffer.clear()
-        self._held.clear()
-        self._held_by_fp.clear()
-        await self._link.call(
-            "heartbeat", self._link.client.hdel, self.keys.workers, self.worker_id
-        )
-        await self._link.close()
+        finally:
+            self._buffer.clear()
+            self._held.clear()
+            self._held_by_fp.clear()
+            await self._link.close()
 
     # -- the Frontier protocol ---------------------------------------------------------
 
@@ -399,22 +407,30 @@ class RedisFrontier:
     async def _renew_forever(self) -> None:
         """Every third of a lease: extend this worker's leases, write a heartbeat."""
         period = max(0.05, self.lease_seconds / 3)
-        k = self.keys
         while True:
             await asyncio.sleep(period)
-            rids = self._held_rids()
-            if rids:
-                lost = await self._link.call(
-                    "renew",
-                    self._renew,
-                    keys=[k.leased, k.owner],
-                    args=[self.worker_id, self.lease_seconds, *rids],
+            try:
+                await self._renew_once()
+            except Exception:
+                # Transient errors are retried inside _link.call; anything else
+                # (a script error) must not stop renewal for good: log, go on.
+                log.exception("renewing leases failed; trying again in %.1f s", period)
+
+    async def _renew_once(self) -> None:
+        rids = self._held_rids()
+        if rids:
+            k = self.keys
+            lost = await self._link.call(
+                "renew",
+                self._renew,
+                keys=[k.leased, k.owner],
+                args=[self.worker_id, self.lease_seconds, *rids],
+            )
+            if lost:
+                log.warning(
+                    "%d leases expired before renewal (worker stalled > %.0f s); "
+                    "another worker may fetch them too, items are merged by key",
+                    len(lost),
+                    self.lease_seconds,
                 )
-                if lost:
-                    log.warning(
-                        "%d leases expired before renewal (worker stalled > %.0f s); "
-                        "another worker may fetch them too, items are merged by key",
-                        len(lost),
-                        self.lease_seconds,
-                    )
-            await self._beat()
+        await self._beat()

@@ -80,13 +80,18 @@ class RedisHostSlots:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
             self._renewer = None
-        for host, tokens in list(self._held.items()):
-            if tokens:
-                await self._link.call(
-                    "slot-release", self._link.client.zrem, self.keys.slots(host), *tokens
-                )
-        self._held.clear()
-        await self._link.close()
+        try:
+            async with asyncio.timeout(10.0):  # if Redis is down at exit, tokens expire
+                for host, tokens in list(self._held.items()):
+                    if tokens:
+                        await self._link.call(
+                            "slot-release", self._link.client.zrem, self.keys.slots(host), *tokens
+                        )
+        except TimeoutError:
+            log.warning("Redis unreachable at exit: politeness slots expire in %.0f s", self.ttl)
+        finally:
+            self._held.clear()
+            await self._link.close()
 
     async def acquire(
         self, host: str, *, per_host: int | None = None, delay: float | None = None
@@ -133,14 +138,22 @@ class RedisHostSlots:
         period = max(0.05, self.ttl / 3)
         while True:
             await asyncio.sleep(period)
-            pairs = [(host, token) for host, tokens in self._held.items() for token in tokens]
-            if pairs:
-                await self._link.call(
-                    "slot-renew",
-                    self._renew,
-                    keys=[self.keys.slots(host) for host, _ in pairs],
-                    args=[int(self.ttl * 1000), *[token for _, token in pairs]],
-                )
+            try:
+                await self._renew_once()
+            except Exception:
+                # Transient errors are retried inside _link.call; a script error
+                # must not stop renewal for good: log it and try again.
+                log.exception("renewing politeness slots failed; trying again in %.1f s", period)
+
+    async def _renew_once(self) -> None:
+        pairs = [(host, token) for host, tokens in self._held.items() for token in tokens]
+        if pairs:
+            await self._link.call(
+                "slot-renew",
+                self._renew,
+                keys=[self.keys.slots(host) for host, _ in pairs],
+                args=[int(self.ttl * 1000), *[token for _, token in pairs]],
+            )
 
 
 class SharedSlot(Slot):
