@@ -83,14 +83,15 @@ async def test_dead_workers_slots_come_back(redis_url: str) -> None:
 
 
 async def test_live_worker_renews_its_slots(redis_url: str) -> None:
-    holder = RedisHostSlots(redis_url, "renew", per_host=1, ttl=0.3)
-    other = RedisHostSlots(redis_url, "renew", per_host=1, ttl=0.3)
+    # ttl 1 s, renewed every 1/3 s; a loaded 2-core machine can stall a loop ~0.3 s.
+    holder = RedisHostSlots(redis_url, "renew", per_host=1, ttl=1.0)
+    other = RedisHostSlots(redis_url, "renew", per_host=1, ttl=1.0)
     await holder.open()
     await other.open()
     try:
         await holder.acquire(HOST)
         with pytest.raises(TimeoutError):
-            async with asyncio.timeout(1.0):  # > 3 ttl: renewed, never expired
+            async with asyncio.timeout(1.6):  # > ttl: renewed, never expired
                 await other.acquire(HOST)
         await holder.release(HOST)
         async with asyncio.timeout(2):

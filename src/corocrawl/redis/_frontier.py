@@ -102,6 +102,7 @@ class RedisFrontier:
         self._lease_lock = asyncio.Lock()
         self._next_poll = 0.0
         self._renewer: asyncio.Task[None] | None = None
+        self._stop_renewing = asyncio.Event()
         self._done_local = 0
         self._pending_checked = (0.0, True)
         self._started = time.monotonic()
@@ -133,11 +134,7 @@ class RedisFrontier:
 
     async def close(self) -> None:
         """Stop renewing; hand leases not yet settled back to pending at once."""
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+        await self._stop_renewer()
         rids = self._held_rids()
         k = self.keys
         try:
@@ -404,11 +401,33 @@ class RedisFrontier:
             args=[self.worker_id, pack(beat)],
         )
 
+    async def _stop_renewer(self) -> None:
+        """Ask the renewer to stop between rounds; cancel it only if stuck.
+
+        A flag, not ``cancel()``: cancelling a Redis call mid-flight is where
+        redis-py can lose a cancellation (see ``_link._reraise_lost_cancel``).
+        """
+        renewer, self._renewer = self._renewer, None
+        if renewer is None or renewer.done():
+            return
+        self._stop_renewing.set()
+        try:
+            async with asyncio.timeout(5.0):
+                await asyncio.shield(renewer)
+        except TimeoutError:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
     async def _renew_forever(self) -> None:
         """Every third of a lease: extend this worker's leases, write a heartbeat."""
         period = max(0.05, self.lease_seconds / 3)
         while True:
-            await asyncio.sleep(period)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(period):
+                    await self._stop_renewing.wait()
+            if self._stop_renewing.is_set():
+                return
             try:
                 await self._renew_once()
             except Exception:

@@ -205,16 +205,33 @@ class RedisLink:
         """
         delay = _BACKOFF_FIRST
         transient = _transient_errors()
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         while True:
             try:
                 result = await fn(*args, **kwargs)
             except transient as exc:
+                _reraise_lost_cancel(task, cancels)
                 self._outage.failed(self.url, what, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX)
                 continue
+            _reraise_lost_cancel(task, cancels)
             self._outage.succeeded(self.url)
             return result
+
+
+def _reraise_lost_cancel(task: asyncio.Task[Any] | None, cancels: int) -> None:
+    """Raise CancelledError if the task was cancelled during a call that swallowed it.
+
+    redis-py awaits ``asyncio.wait_for`` while (re)connecting; on Python 3.11
+    ``wait_for`` drops a cancellation that arrives as its inner call completes,
+    so the command returns normally and an ``asyncio.timeout()`` around it, or
+    a ``task.cancel()``, would never take effect. The task's cancel count
+    still tells the truth.
+    """
+    if task is not None and task.cancelling() > cancels:
+        raise asyncio.CancelledError
 
 
 def pack(obj: Any) -> bytes:

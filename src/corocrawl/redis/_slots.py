@@ -68,6 +68,7 @@ class RedisHostSlots:
         self._acquire = self._link.script(_scripts.SLOT_ACQUIRE)
         self._renew = self._link.script(_scripts.SLOT_RENEW)
         self._renewer: asyncio.Task[None] | None = None
+        self._stop_renewing = asyncio.Event()
 
     async def open(self) -> None:
         """Start renewing held slots."""
@@ -75,11 +76,7 @@ class RedisHostSlots:
 
     async def close(self) -> None:
         """Give back every slot this worker holds and stop renewing."""
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+        await self._stop_renewer()
         try:
             async with asyncio.timeout(10.0):  # if Redis is down at exit, tokens expire
                 for host, tokens in list(self._held.items()):
@@ -134,10 +131,32 @@ class RedisHostSlots:
         await self._link.call("slot-release", self._link.client.zrem, self.keys.slots(host), token)
         self._freed[host].set()
 
+    async def _stop_renewer(self) -> None:
+        """Ask the renewer to stop between rounds; cancel it only if stuck.
+
+        A flag, not ``cancel()``: cancelling a Redis call mid-flight is where
+        redis-py can lose a cancellation (see ``_link._reraise_lost_cancel``).
+        """
+        renewer, self._renewer = self._renewer, None
+        if renewer is None or renewer.done():
+            return
+        self._stop_renewing.set()
+        try:
+            async with asyncio.timeout(5.0):
+                await asyncio.shield(renewer)
+        except TimeoutError:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
     async def _renew_forever(self) -> None:
         period = max(0.05, self.ttl / 3)
         while True:
-            await asyncio.sleep(period)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(period):
+                    await self._stop_renewing.wait()
+            if self._stop_renewing.is_set():
+                return
             try:
                 await self._renew_once()
             except Exception:
