@@ -80,7 +80,7 @@ class RedisFrontier:
         *,
         lease_seconds: float = 30.0,
         expected_urls: int = 1_000_000,
-        prefetch: int = 4,
+        prefetch: int = 8,
         poll_interval: float = 0.05,
         worker_id: str | None = None,
     ) -> None:

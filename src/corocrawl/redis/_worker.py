@@ -40,7 +40,7 @@ class RedisOptions:
     crawl_name: str = DEFAULT_CRAWL_NAME
     lease_seconds: float = 30.0
     expected_urls: int = 1_000_000
-    prefetch: int = 4
+    prefetch: int = 8
     worker_id: str | None = None
     collect_db: Path | None = None
     collect_out: Path | None = None
