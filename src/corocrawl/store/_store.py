@@ -18,7 +18,7 @@ import os
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from ..sinks import KeyedItem
 from . import _schema
 from ._errors import translate, unusable_path
 from ._lock import ProcessLock
+from ._reader import StoreReader
 from ._schema import DONE, FAILED, IN_FLIGHT, PENDING
 from ._writer import Deltas, Writer
 
@@ -181,6 +182,14 @@ class SqliteStore:
         """Requests per state; rows buffered for leasing count as pending."""
         return await self.frontier.counts()
 
+    def iter_items(self) -> Iterator[dict[str, Any]]:
+        """Every stored item, in first-stored order, through a read-only connection.
+
+        Works whether the store is open or not (WAL lets it read beside the writer).
+        """
+        with StoreReader(self.path) as reader:
+            yield from reader.iter_items()
+
     async def requeue_failed(self) -> int:
         """Queue every failed request again with a fresh attempt count; return how many."""
 
@@ -258,7 +267,7 @@ class SqliteFrontier:
 
         return await self._store.writer.run(_add)
 
-    async def lease(self, timeout: float) -> Request | None:  # noqa: ASYNC109 (the Frontier protocol)
+    async def lease(self, timeout: float) -> Request | None:
         """A ready request, marked in flight; None if none is ready within ``timeout`` s."""
         if self._buffer:
             return self._take()
