@@ -43,6 +43,9 @@ DEFAULT_DB = "corocrawl.db"
 #: enough that priority order is barely bent and a kill re-queues few rows.
 DEFAULT_PREFETCH = 256
 
+#: Keys per ``IN (...)`` query, well under SQLite's limit of bound parameters.
+_KEYS_PER_QUERY = 500
+
 _INSERT_REQUEST = (
     "INSERT INTO requests (fp, state, priority, not_before, attempt, data, updated) "
     "VALUES (?, 0, ?, ?, ?, ?, ?) ON CONFLICT (fp) DO NOTHING"
@@ -502,16 +505,26 @@ def _find_in_flight(conn: sqlite3.Connection, fp: bytes | None) -> int | None:
 
 def _upsert_items(conn: sqlite3.Connection, rows: Sequence[tuple[str, bytes]],
                   now: float) -> None:
+    # One query finds which keys exist; only those are merged in Python.
+    stored: dict[str, Any] = {}
+    keys = list({key for key, _ in rows})
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start:start + _KEYS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        stored.update(conn.execute(f"SELECT key, data FROM items WHERE key IN ({marks})", chunk))
+    merged: dict[str, str] = {}
     for key, data in rows:
-        old = conn.execute("SELECT data FROM items WHERE key = ?", (key,)).fetchone()
-        if old is not None:
-            merged = orjson.loads(old[0])
-            merged.update(orjson.loads(data))
-            data = orjson.dumps(merged)
-        conn.execute(
-            "INSERT INTO items (key, data, updated) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated = excluded.updated",
-            (key, data.decode(), now))
+        old = merged.get(key, stored.get(key))
+        if old is None:
+            merged[key] = data.decode()
+        else:
+            item = orjson.loads(old)
+            item.update(orjson.loads(data))
+            merged[key] = orjson.dumps(item).decode()
+    conn.executemany(
+        "INSERT INTO items (key, data, updated) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+        [(key, data, now) for key, data in merged.items()])
 
 
 # -- serialisation, in the loop thread (errors reach the caller, not a batch) ----------
