@@ -43,6 +43,8 @@ DEFAULT_DB = "corocrawl.db"
 #: enough that priority order is barely bent and a kill re-queues few rows.
 DEFAULT_PREFETCH = 256
 
+#: The smallest refill of the lease buffer.
+_MIN_REFILL = 16
 #: Keys per ``IN (...)`` query, well under SQLite's limit of bound parameters.
 _KEYS_PER_QUERY = 500
 
@@ -224,6 +226,7 @@ class SqliteFrontier:
         self._store = store
         self._buffer: deque[tuple[int, Request]] = deque()
         self._leased: dict[bytes, list[int]] = {}
+        self._outstanding = 0  # handed out by lease(), not settled yet
         self._refill_lock = asyncio.Lock()
         self._work = asyncio.Event()
         self._next_ready: float | None = None
@@ -236,6 +239,7 @@ class SqliteFrontier:
     def _reset(self) -> None:
         self._buffer.clear()
         self._leased.clear()
+        self._outstanding = 0
         self._next_ready = None
         self._empty_generation = -1
         # Fresh primitives: the store may be reopened under another event loop.
@@ -295,13 +299,17 @@ class SqliteFrontier:
     def _take(self) -> Request:
         row_id, request = self._buffer.popleft()
         self._leased.setdefault(request.fingerprint, []).append(row_id)
+        self._outstanding += 1
         return request
 
     async def _refill(self) -> None:
         # Cleared before the query: work committed after it sets the event again.
         self._work.clear()
         generation = self._generation
-        limit = self._store.prefetch
+        # Buffer about two leases per request being worked on: enough to keep
+        # every worker fed between refills, without marking a slow crawl's
+        # whole queue in flight.
+        limit = min(self._store.prefetch, max(_MIN_REFILL, 2 * self._outstanding))
         now = time.time()
 
         def _select(conn: sqlite3.Connection, deltas: Deltas) -> _Refill:
@@ -328,6 +336,8 @@ class SqliteFrontier:
             fp = request.fingerprint
             ids = self._leased.get(fp)
             row_id = ids.pop() if ids else None
+            if row_id is not None:
+                self._outstanding -= 1
             if ids is not None and not ids:
                 del self._leased[fp]
             mark: tuple[int, int, float | None, str | None, str | None]
