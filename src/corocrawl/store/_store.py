@@ -43,8 +43,10 @@ DEFAULT_DB = "corocrawl.db"
 #: enough that priority order is barely bent and a kill re-queues few rows.
 DEFAULT_PREFETCH = 256
 
-#: The smallest refill of the lease buffer.
+#: The smallest refill of the lease buffer; it doubles when the buffer lasted
+#: under _REFILL_FAST seconds and halves when it lasted over _REFILL_SLOW.
 _MIN_REFILL = 16
+_REFILL_FAST, _REFILL_SLOW = 0.05, 0.5
 #: Keys per ``IN (...)`` query, well under SQLite's limit of bound parameters.
 _KEYS_PER_QUERY = 500
 
@@ -226,7 +228,8 @@ class SqliteFrontier:
         self._store = store
         self._buffer: deque[tuple[int, Request]] = deque()
         self._leased: dict[bytes, list[int]] = {}
-        self._outstanding = 0  # handed out by lease(), not settled yet
+        self._refill_size = _MIN_REFILL
+        self._last_refill = 0.0
         self._refill_lock = asyncio.Lock()
         self._work = asyncio.Event()
         self._next_ready: float | None = None
@@ -239,7 +242,8 @@ class SqliteFrontier:
     def _reset(self) -> None:
         self._buffer.clear()
         self._leased.clear()
-        self._outstanding = 0
+        self._refill_size = _MIN_REFILL
+        self._last_refill = 0.0
         self._next_ready = None
         self._empty_generation = -1
         # Fresh primitives: the store may be reopened under another event loop.
@@ -296,20 +300,30 @@ class SqliteFrontier:
             except TimeoutError:
                 pass
 
+    def _next_refill_size(self) -> int:
+        """Grow the refill while the buffer drains fast, shrink it while it lasts.
+
+        A fast crawl gets big refills (few transactions); a slow one small ones,
+        so it does not mark rows in flight long before it fetches them.
+        """
+        now = time.monotonic()
+        lasted, self._last_refill = now - self._last_refill, now
+        if lasted < _REFILL_FAST:
+            self._refill_size = min(self._store.prefetch, self._refill_size * 2)
+        elif lasted > _REFILL_SLOW:
+            self._refill_size = max(_MIN_REFILL, self._refill_size // 2)
+        return min(self._refill_size, self._store.prefetch)
+
     def _take(self) -> Request:
         row_id, request = self._buffer.popleft()
         self._leased.setdefault(request.fingerprint, []).append(row_id)
-        self._outstanding += 1
         return request
 
     async def _refill(self) -> None:
         # Cleared before the query: work committed after it sets the event again.
         self._work.clear()
         generation = self._generation
-        # Buffer about two leases per request being worked on: enough to keep
-        # every worker fed between refills, without marking a slow crawl's
-        # whole queue in flight.
-        limit = min(self._store.prefetch, max(_MIN_REFILL, 2 * self._outstanding))
+        limit = self._next_refill_size()
         now = time.time()
 
         def _select(conn: sqlite3.Connection, deltas: Deltas) -> _Refill:
@@ -336,8 +350,6 @@ class SqliteFrontier:
             fp = request.fingerprint
             ids = self._leased.get(fp)
             row_id = ids.pop() if ids else None
-            if row_id is not None:
-                self._outstanding -= 1
             if ids is not None and not ids:
                 del self._leased[fp]
             mark: tuple[int, int, float | None, str | None, str | None]
