@@ -8,6 +8,7 @@ pure function of ``(seed, path, attempt)``, so a test can predict them.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
 import random
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 STATS_KEY = web.AppKey("corocrawl_demo_stats", DemoStats)
 SITE_KEY: web.AppKey[_Site] = web.AppKey("corocrawl_demo_site")
+# The attempt number of the request being handled, set by the counting middleware.
+# A context variable, not request storage: it works on every aiohttp 3.9+.
+_ATTEMPT: contextvars.ContextVar[int] = contextvars.ContextVar("corocrawl_demo_attempt")
 
 HTML_UTF8 = "text/html; charset=utf-8"
 ROBOTS_TXT = b"User-agent: *\nAllow: /\n"
@@ -168,16 +172,15 @@ class _Site:
             return self.html(request, "条目不存在")
         if movie.always_fails:
             return _server_error(500)
-        fault = transient_fault(self.config, request.path_qs, request["demo_attempt"])
+        fault = transient_fault(self.config, request.path_qs, _ATTEMPT.get(1))
         if fault == "500":
             return _server_error(500)
         if fault == "503":
             return _server_error(503, {"Retry-After": "1"})
         if fault == "reset":
-            request["demo_reset"] = True
             if request.transport is not None:
                 request.transport.abort()  # RST instead of an answer
-            return web.Response(status=500)  # never reaches the client
+            return _ResetResponse(status=500)  # never reaches the client
         body = self.detail_bytes(self.base(request), movie)
         return web.Response(body=body, headers={"Content-Type": HTML_UTF8})
 
@@ -232,22 +235,27 @@ class _Site:
                 return await handler(request)
             path, host = request.path_qs, request.headers.get("Host", "")
             attempt = self.stats.begin(path, host)
-            request["demo_attempt"] = attempt
+            token = _ATTEMPT.set(attempt)
             status = 500
             try:
                 low, high = self.config.latency
                 if high > 0:
                     await asyncio.sleep(self._latency.uniform(low, high))
                 response = await handler(request)
-                status = RESET if request.get("demo_reset") else response.status
+                status = RESET if isinstance(response, _ResetResponse) else response.status
                 return response
             except web.HTTPException as exc:
                 status = exc.status
                 raise
             finally:
+                _ATTEMPT.reset(token)
                 self.stats.end(path, attempt, host, status)
 
         return count
+
+
+class _ResetResponse(web.Response):
+    """Marks a request whose connection was reset on purpose (for the stats)."""
 
 
 def _teapot() -> web.Response:
