@@ -218,3 +218,22 @@ async def test_server_url_helpers(demo_server: DemoServer) -> None:
     assert demo_server.base_url == f"http://127.0.0.1:{demo_server.port}"
     assert demo_server.url("robots.txt") == demo_server.base_url + "/robots.txt"
     assert demo_server.list_urls() == [demo_server.base_url + "/cinema/later/beijing/"]
+
+
+async def test_warm_pages_equal_cold_pages(start_demo_server, browser_session) -> None:
+    config = DemoConfig(movies=12, seed=21, cities=("beijing", "shenzhen"),
+                        gbk_cities=("shenzhen",))
+    cold = await start_demo_server(config)
+    warm = await start_demo_server(config)
+    warm.warm("replica.test")
+    paths = [i["url_path"] for i in expected_items(config)] + [
+        "/cinema/later/beijing/", "/cinema/later/shenzhen/"
+    ]
+    for path in paths:
+        bodies = []
+        for server in (cold, warm):
+            async with browser_session.get(server.url(path), headers={"Host": "replica.test"}) as r:
+                assert r.status == 200
+                bodies.append(await r.read())
+        assert bodies[0] == bodies[1]
+        assert b"http://replica.test/" in bodies[0]

@@ -14,6 +14,7 @@ import logging
 import random
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Literal
 
 import orjson
@@ -23,7 +24,16 @@ from aiohttp.typedefs import Handler, Middleware
 from ._config import DemoConfig
 from ._data import Movie, make_movies
 from ._images import POSTER_SIZE, THUMB_SIZE, jpeg_bytes
-from ._pages import detail_frame, error_page, list_page, not_found_page, padding_pool, pick_padding
+from ._pages import (
+    detail_chrome,
+    detail_frame,
+    error_page,
+    footer,
+    list_page,
+    not_found_page,
+    padding_pool,
+    pick_padding,
+)
 from ._stats import RESET, DemoStats
 
 log = logging.getLogger(__name__)
@@ -38,8 +48,8 @@ HTML_UTF8 = "text/html; charset=utf-8"
 ROBOTS_TXT = b"User-agent: *\nAllow: /\n"
 # The third attempt of a path never fails transiently, so three tries always suffice.
 CLEAN_ATTEMPT = 3
-# The per-movie parts of detail pages kept rendered (~12 KB each; the comments
-# are shared blocks); past this many bytes the least recently used go.
+# The per-movie parts of detail pages kept rendered (~10 KB each; the chrome,
+# comments and footer are shared); past this many bytes the least recently used go.
 FRAME_CACHE_BYTES = 128 * 1024 * 1024
 
 FaultKind = Literal["500", "503", "reset"]
@@ -85,6 +95,7 @@ class _Site:
             self.by_city[movie.city].append(movie)
         self._list_cache: dict[tuple[str, str], bytes] = {}
         self._pools: dict[str, tuple[list[bytes], list[int]]] = {}
+        self._shared: dict[tuple[str, ...], bytes] = {}
         self._frames: OrderedDict[tuple[str, int], tuple[bytes, ...]] = OrderedDict()
         self._frames_bytes = 0
         self._latency = random.Random(f"corocrawl-demo:{config.seed}:latency")
@@ -107,6 +118,20 @@ class _Site:
         body = not_found_page(self.base(request), what).encode()
         return web.Response(body=body, status=status, headers={"Content-Type": HTML_UTF8})
 
+    def list_bytes(self, base: str, city: str) -> bytes:
+        """The list page of ``city`` as served under ``base`` (rendered once)."""
+        key = (base, city)
+        body = self._list_cache.get(key)
+        if body is None:
+            text = list_page(city, self.by_city[city], base)
+            if city in self.config.gbk_cities:
+                # Mimics a page re-saved on Windows: GBK bytes, CRLF, a utf-8 <meta>.
+                body = text.replace("\n", "\r\n").encode("gbk")
+            else:
+                body = text.encode()
+            self._list_cache[key] = body
+        return body
+
     def pool(self, base: str) -> tuple[list[bytes], list[int]]:
         """Shared comment/review blocks for pages served under ``base``, and their sizes."""
         pool = self._pools.get(base)
@@ -115,28 +140,48 @@ class _Site:
             pool = self._pools[base] = (blocks, [len(b) for b in blocks])
         return pool
 
+    def shared(self, key: tuple[str, ...], render: Callable[[], str]) -> bytes:
+        """Bytes common to many pages (chrome, footer), rendered once per key."""
+        chunk = self._shared.get(key)
+        if chunk is None:
+            chunk = self._shared[key] = render().encode()
+        return chunk
+
     def detail_bytes(self, base: str, movie: Movie) -> bytes:
-        """The detail page: the movie's cached frame around cached shared blocks."""
+        """The detail page: the movie's cached parts around cached shared blocks."""
         key = (base, movie.subject_id)
         frame = self._frames.get(key)
         if frame is None:
-            rng = random.Random(f"corocrawl-demo:{self.config.seed}:padding:{movie.subject_id}")
-            sample = rng.sample(self.movies, min(10, len(self.movies)))
-            others = [m for m in sample if m is not movie]
-            before, after = detail_frame(movie, others[:9], base, self.config.seed)
-            head, tail = before.encode(), after.encode()
-            blocks, sizes = self.pool(base)
-            size = rng.randint(32_000, 58_000)  # inside the 30-60 KB of real detail pages
-            chosen = pick_padding(rng, sizes, size - len(head) - len(tail))
-            frame = (head, *(blocks[i] for i in chosen), tail)
+            frame = self._render_frame(base, movie)
             self._frames[key] = frame
-            self._frames_bytes += len(head) + len(tail)
+            self._frames_bytes += len(frame[0]) + len(frame[2]) + len(frame[-2])
             while self._frames_bytes > FRAME_CACHE_BYTES and self._frames:
-                _, dropped = self._frames.popitem(last=False)
-                self._frames_bytes -= len(dropped[0]) + len(dropped[-1])
+                _, old = self._frames.popitem(last=False)
+                self._frames_bytes -= len(old[0]) + len(old[2]) + len(old[-2])
         else:
             self._frames.move_to_end(key)
         return b"".join(frame)
+
+    def _render_frame(self, base: str, movie: Movie) -> tuple[bytes, ...]:
+        seed = self.config.seed
+        rng = random.Random(f"corocrawl-demo:{seed}:padding:{movie.subject_id}")
+        sample = rng.sample(self.movies, min(10, len(self.movies)))
+        others = [m for m in sample if m is not movie][:9]
+        head, top, bottom = (part.encode() for part in detail_frame(movie, others, base, seed))
+        chrome = self.shared(("chrome", base, movie.city), lambda: detail_chrome(base, movie.city))
+        end = self.shared(("footer", base), lambda: footer(base))
+        blocks, sizes = self.pool(base)
+        size = rng.randint(32_000, 58_000)  # inside the 30-60 KB of real detail pages
+        room = size - sum(map(len, (head, chrome, top, bottom, end)))
+        chosen = pick_padding(rng, sizes, room)
+        return (head, chrome, top, *(blocks[i] for i in chosen), bottom, end)
+
+    def warm(self, base: str) -> None:
+        """Render every list page and detail page for ``base`` now, not on first request."""
+        for city in self.by_city:
+            self.list_bytes(base, city)
+        for movie in self.movies:
+            self.detail_bytes(base, movie)
 
     # -- handlers --------------------------------------------------------------
 
@@ -147,16 +192,8 @@ class _Site:
         city = request.match_info["city"]
         if city not in self.by_city:
             return self.html(request, f"没有城市 {city} 的影讯")
-        base = self.base(request)
-        key = (base, city)
-        body = self._list_cache.get(key)
-        gbk = city in self.config.gbk_cities
-        if body is None:
-            text = list_page(city, self.by_city[city], base)
-            # A GBK city mimics a page re-saved on Windows: GBK bytes, CRLF, utf-8 <meta>.
-            body = text.replace("\n", "\r\n").encode("gbk") if gbk else text.encode()
-            self._list_cache[key] = body
-        content_type = "text/html" if gbk else HTML_UTF8
+        body = self.list_bytes(self.base(request), city)
+        content_type = "text/html" if city in self.config.gbk_cities else HTML_UTF8
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def later_no_slash(self, request: web.Request) -> web.StreamResponse:
