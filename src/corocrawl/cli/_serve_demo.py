@@ -152,6 +152,9 @@ async def _serve(config: DemoConfig, host: str, port: int) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
+        if host not in ("0.0.0.0", "::", ""):
+            # Render every page up front so the first crawl is as fast as the next.
+            server.warm()
         print(f"serving {config.movies} movies on {' '.join(server.list_urls())}", flush=True)
         await stop.wait()
     finally:
