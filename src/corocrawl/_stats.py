@@ -95,8 +95,9 @@ class CrawlStats:
         ``items`` overrides the count of yielded items, e.g. with the number of
         distinct items stored when callbacks add fields to the same item.
         """
+        shown = self.items if items is None else items
         return (
-            f"{self.pages} pages, {self.items if items is None else items} items, {self.error_count} errors, "
+            f"{self.pages} pages, {shown} items, {self.error_count} errors, "
             f"{self.retries} retries in {self.wall_time:.2f} s "
             f"({self.pages_per_second:.1f} pages/s)"
         )
