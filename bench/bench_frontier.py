@@ -136,7 +136,7 @@ async def bench_sqlite(args: argparse.Namespace, db: Path) -> dict[str, float]:
 
 async def bench_memory(args: argparse.Namespace) -> dict[str, float] | None:
     try:
-        from corocrawl.frontier import MemoryFrontier  # type: ignore[attr-defined]
+        from corocrawl.frontier import MemoryFrontier
     except ImportError:
         return None
     frontier = MemoryFrontier()
