@@ -73,10 +73,13 @@ async def test_an_unknown_schema_version(tmp_path: Path) -> None:
         assert await store.frontier.add([Request("http://site.test/a")]) == 1
 
 
-@pytest.mark.parametrize("where", ["missing-dir", "parent-is-a-file"])
+@pytest.mark.parametrize("where", ["missing-dir", "parent-is-a-file", "a-directory"])
 async def test_a_path_that_cannot_exist(tmp_path: Path, where: str) -> None:
     if where == "missing-dir":
         db = tmp_path / "no" / "such" / "dir" / "crawl.db"
+    elif where == "a-directory":
+        db = tmp_path / "crawl.db"
+        db.mkdir()
     else:
         (tmp_path / "file").write_text("x")
         db = tmp_path / "file" / "crawl.db"
@@ -84,7 +87,8 @@ async def test_a_path_that_cannot_exist(tmp_path: Path, where: str) -> None:
         await SqliteStore(db).open()
     message = one_line(info.value)
     assert str(db) in message and "--db" in message
-    assert names_in(tmp_path) == ([] if where == "missing-dir" else ["file"])
+    assert names_in(tmp_path) == {"missing-dir": [], "parent-is-a-file": ["file"],
+                                  "a-directory": ["crawl.db"]}[where]
 
 
 @pytest.fixture

@@ -120,6 +120,8 @@ class SqliteStore:
         parent = self.path.parent
         if not parent.is_dir():
             raise unusable_path(self.path, FileNotFoundError(2, "no such directory"))
+        if self.path.is_dir():
+            raise unusable_path(self.path, IsADirectoryError(21, "it is a directory"))
         self._lock.acquire()
         writer = Writer(self.path, self._apply_deltas)
         fresh, item_key = self.fresh, self.item_key
@@ -145,6 +147,7 @@ class SqliteStore:
             self._lock.release()
             raise
         self._writer = writer
+        self.fresh = False  # wiped once; opening again (a second crawl) continues
         self.recovered = recovered[0]
         if self.recovered:
             log.info("%s: %d requests in flight when the last run stopped are queued again",
