@@ -211,3 +211,29 @@ def test_status_and_retry_failed_with_permanent_failures(
     assert len(refetched) == 4 and all(path.startswith("/subject/") for path in refetched)
     with StoreReader(db) as reader:
         assert reader.counts()["failed"] == 4  # they fail for good, again
+
+
+def test_a_full_disk_stops_with_one_line_and_the_next_run_finishes(
+        tmp_path: Path, processes: list[subprocess.Popen[str]]) -> None:
+    """A file-size limit (RLIMIT_FSIZE) makes writes fail as on a full disk."""
+    demo = DemoConfig(movies=300, cities=("beijing",), seed=5, today=TODAY)
+    db = tmp_path / "crawl.db"
+    with DemoServerThread(demo) as server:
+        command = crawl_command(server, db)
+        limited = [sys.executable, "-c",
+                   "import resource, runpy, sys\n"
+                   "resource.setrlimit(resource.RLIMIT_FSIZE, (96 * 1024, 96 * 1024))\n"
+                   "sys.argv = ['corocrawl', *sys.argv[1:]]\n"
+                   "runpy.run_module('corocrawl', run_name='__main__')\n",
+                   *command[3:]]
+        proc = start(limited)
+        processes.append(proc)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in err, err
+        assert str(db) in lines[0] and "run the same command again" in lines[0]
+        check_db_after_stop(db)  # intact
+        out = tmp_path / "all.jsonl"
+        run_to_end([*command, "-o", str(out)], processes)
+    assert len(by_subject(read_jsonl(out))) == 300

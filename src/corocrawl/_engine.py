@@ -142,11 +142,16 @@ class Engine:
         while not self._stopping.is_set() and not self._finished.is_set():
             if max_pages is not None and self._leased >= max_pages:
                 break
-            request = await frontier.lease(_IDLE_POLL)
-            if request is None:
-                if self._results.empty() and not await frontier.has_pending():
-                    self._finished.set()
-                continue
+            try:
+                request = await frontier.lease(_IDLE_POLL)
+                if request is None:
+                    if self._results.empty() and not await frontier.has_pending():
+                        self._finished.set()
+                    continue
+            except StorageError as exc:  # a full disk, a lost Redis: stop like the committer
+                self._fatal = self._fatal or exc
+                self.stop(str(exc))
+                break
             self._leased += 1
             self.stats.in_flight += 1
             try:
