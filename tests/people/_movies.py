@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-
 _TITLES = (
     "长夜行舟", "雪山来信", "海港往事", "第七个夏天", "风起平原", "月下茶馆", "星河旅人",
     "小城故事多", "青铜之门", "归途如虹", "雨季不再来", "白鹭洲", "火车开往春天", "灯塔守望者",
@@ -19,9 +18,10 @@ def movies(count: int, base_url: str = "https://img.example.invalid") -> list[di
     for i in range(count):
         day = start + dt.timedelta(days=(i * 3) % 40)
         sid = str(2000 + i)
+        sequel = f" {i // len(_TITLES) + 1}" if i >= len(_TITLES) else ""
         out.append(
             {
-                "name": f"{_TITLES[i % len(_TITLES)]}" + (f" {i // len(_TITLES) + 1}" if i >= len(_TITLES) else ""),
+                "name": _TITLES[i % len(_TITLES)] + sequel,
                 "date": f"{day.month}月{day.day}日",
                 "release_date": None if i % 7 == 6 else day.isoformat(),
                 "genre": ("剧情 / 爱情", "动作 / 冒险", "动画", "悬疑 / 犯罪")[i % 4],
