@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from corocrawl._exceptions import UsageError
+from corocrawl.cli import _report
+
+from ._images import poster_png
+from ._movies import movies
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    _report.register(parser.add_subparsers())
+    return parser.parse_args(["report", *argv])
+
+
+def _store(path: Path, items: list[dict[str, object]]) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE items (key TEXT PRIMARY KEY, item TEXT NOT NULL)")
+        conn.executemany(
+            "INSERT INTO items VALUES (?, ?)",
+            [(m["subject_id"], json.dumps(m, ensure_ascii=False)) for m in items],
+        )
+    conn.close()
+
+
+def test_report_from_a_crawl_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "crawl.db"
+    _store(db, movies(10))
+    posters = tmp_path / "posters"
+    posters.mkdir()
+    (posters / "2003-00000000000a.png").write_bytes(poster_png(3))
+    out = tmp_path / "movies.html"
+    args = _args(["--db", str(db), "--posters", str(posters), "-o", str(out)])
+    assert args.run(args) == 0
+    html = out.read_text(encoding="utf-8")
+    assert html.count('<article class="card">') == 10
+    assert 'src="posters/2003-00000000000a.png"' in html
+    assert "(10 movies, 1 local posters)" in capsys.readouterr().out
+
+
+def test_report_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no crawl database"):
+        _report.run(_args(["--db", str(tmp_path / "none.db")]))
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(UsageError, match="not a SQLite database"):
+        _report.run(_args(["--db", str(junk)]))
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    with pytest.raises(UsageError, match="no items table"):
+        _report.run(_args(["--db", str(empty)]))
+
+
+def test_empty_store_writes_a_page_and_exits_1(tmp_path: Path) -> None:
+    db = tmp_path / "crawl.db"
+    _store(db, [])
+    out = tmp_path / "movies.html"
+    assert _report.run(_args(["--db", str(db), "-o", str(out)])) == 1
+    assert "No movies yet" in out.read_text(encoding="utf-8")
