@@ -11,9 +11,11 @@ from the network, and safe to interrupt:
   partial poster behind (the temp file is removed on every exit path);
 * a poster already on disk for a subject id is not fetched again.
 
-Concurrency is capped globally and per host, with an optional delay between
-requests to one host: the same politeness rules the crawl follows. ``slots``
-lets the caller pass the engine's own per-host slots instead.
+Concurrency is capped globally (a fixed pool of workers) and per host by the
+engine's per-host slots (``corocrawl._politeness.HostSlots``): the same
+politeness rules the crawl follows, including a spider's host policy (douban's
+own hosts: one connection, ~2 s apart). Pass the crawl's ``slots`` to share
+them with a crawl that is still running.
 
     >>> report = asyncio.run(download_posters(items, "posters"))
     >>> report.paths["1292052"]
@@ -29,15 +31,15 @@ import logging
 import os
 import re
 import secrets
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
 from yarl import URL
+
+from ._politeness import HostPolicy, HostRule, HostSlots
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +62,6 @@ _TEMP_PREFIX = ".poster-"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 Status = Literal["downloaded", "exists", "skipped", "failed"]
-#: ``slots(host)`` returns an async context manager held while fetching from host.
-Slots = Callable[[str], AbstractAsyncContextManager[None]]
 
 
 class PosterError(Exception):
@@ -146,39 +146,13 @@ def extension_for(content_type: str | None) -> str | None:
     return subtype or None
 
 
-class HostSlots:
-    """A global cap, a cap per host and a delay between requests to one host.
-
-    The stand-in for the engine's per-host slots: ``slots(host)`` is an async
-    context manager held for the whole of one download.
-    """
-
-    def __init__(self, concurrency: int = 8, per_host: int = 4, delay: float = 0.0) -> None:
-        self._global = asyncio.Semaphore(concurrency)
-        self._per_host = per_host
-        self._delay = delay
-        self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._next_start: dict[str, float] = {}
-
-    @contextlib.asynccontextmanager
-    async def __call__(self, host: str) -> AsyncIterator[None]:
-        """Hold a slot for ``host``; waits for the per-host delay first."""
-        host_sem = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
-        async with host_sem, self._global:
-            if self._delay > 0:
-                now = time.monotonic()
-                start = max(now, self._next_start.get(host, now))
-                self._next_start[host] = start + self._delay
-                await asyncio.sleep(start - now)
-            yield
-
-
 async def download_posters(
     items: Iterable[Mapping[str, Any]],
     dest: str | os.PathLike[str],
     *,
     session: aiohttp.ClientSession | None = None,
-    slots: Slots | None = None,
+    slots: HostSlots | None = None,
+    host_policy: HostPolicy | None = None,
     concurrency: int = 8,
     per_host: int = 4,
     delay: float = 0.0,
@@ -191,15 +165,17 @@ async def download_posters(
 
     Uses ``item["poster_url"]``, else ``item["thumb_url"]`` (a movie whose detail
     page failed still gets its small poster). ``session`` is reused if given
-    (the crawl's session), else one is opened and closed here. ``slots`` replaces
-    the built-in ``HostSlots(concurrency, per_host, delay)``.
+    (the crawl's session), else one is opened and closed here. ``slots`` are
+    the per-host slots to use; by default new ones from ``per_host``, ``delay``
+    and ``host_policy`` (e.g. ``douban_host_policy``).
 
         >>> report = await download_posters(items, "posters", concurrency=16)
         >>> report.count("downloaded"), report.failures
     """
     directory = Path(dest)
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-    hold = slots if slots is not None else HostSlots(concurrency, per_host, delay)
+    if slots is None:
+        slots = HostSlots(HostRule(per_host, delay), host_policy)
     report = PosterReport()
     # One entry per subject id: the same poster is never fetched twice in a run.
     jobs: dict[str, str | None] = {}
@@ -220,7 +196,7 @@ async def download_posters(
             session = await stack.enter_async_context(
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=request_timeout))
             )
-        downloader = _Downloader(directory, session, hold, max_bytes, retries, headers)
+        downloader = _Downloader(directory, session, slots, max_bytes, retries, headers)
         # A bounded pool of workers over a queue: one task per worker, not per poster.
         queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
         for job in jobs.items():
@@ -251,7 +227,7 @@ async def download_posters(
 class _Downloader:
     directory: Path
     session: aiohttp.ClientSession
-    slots: Slots
+    slots: HostSlots
     max_bytes: int
     retries: int
     headers: dict[str, str] | None
@@ -271,7 +247,7 @@ class _Downloader:
         host = f"{parsed.host}:{parsed.port}"
         for attempt in range(self.retries + 1):
             try:
-                async with self.slots(host):
+                async with self.slots.get(host).hold():
                     path, size = await self._fetch(sid, parsed)
                 return PosterResult(sid, url, "downloaded", path, size)
             except PosterError as exc:

@@ -22,12 +22,13 @@ import asyncio
 import collections
 import datetime as dt
 import http
+import inspect
 import io
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Any, Literal
@@ -37,6 +38,10 @@ from rich.console import Console, Group, RenderableType
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
+
+from ._request import Request
+from ._stats import CrawlStats
+from .frontier import Frontier, FrontierCounts, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,12 @@ class ProgressSnapshot:
     elapsed: float
     queued: int | None = None
     total: int | None = None
+    failed: int = 0
+
+    @property
+    def settled(self) -> int:
+        """Requests finished for good, fetched or failed: the bar's position."""
+        return self.pages + self.failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +121,7 @@ def eta_seconds(snapshot: ProgressSnapshot, rate: float) -> float | None:
     """Seconds left at ``rate`` pages/s, when the total is known and we are moving."""
     if snapshot.total is None or rate <= 0:
         return None
-    return max(0.0, (snapshot.total - snapshot.pages) / rate)
+    return max(0.0, (snapshot.total - snapshot.settled) / rate)
 
 
 def _clock(seconds: float | None) -> str:
@@ -122,9 +133,9 @@ def _clock(seconds: float | None) -> str:
 
 def plain_line(snapshot: ProgressSnapshot, rate: float) -> str:
     """One log line: ``[12.0s] pages 340/1000 (28.3/s) · queued 120 · … · ETA 0:00:23``."""
-    pages = f"{snapshot.pages}/{snapshot.total}" if snapshot.total is not None else str(
-        snapshot.pages
-    )
+    pages = str(snapshot.pages)
+    if snapshot.total is not None:
+        pages = f"{snapshot.settled}/{snapshot.total}"
     parts = [
         f"[{snapshot.elapsed:6.1f}s] pages {pages} ({rate:.1f}/s)",
         f"queued {snapshot.queued if snapshot.queued is not None else '?'}",
@@ -142,7 +153,8 @@ def plain_line(snapshot: ProgressSnapshot, rate: float) -> str:
 class CrawlProgress:
     """Show a crawl's progress until the ``async with`` block ends.
 
-    ``snapshot`` is called from the event loop every refresh; it must be cheap.
+    ``snapshot`` is called from the event loop every refresh (it may be a
+    coroutine function, to ask an async frontier for counts); it must be cheap.
     ``mode="auto"`` picks rich on a terminal and plain lines otherwise.
 
         >>> async with CrawlProgress(lambda: stats_snapshot(crawler.stats)):
@@ -151,7 +163,7 @@ class CrawlProgress:
 
     def __init__(
         self,
-        snapshot: Callable[[], ProgressSnapshot],
+        snapshot: Callable[[], ProgressSnapshot | Awaitable[ProgressSnapshot]],
         *,
         mode: Mode = "auto",
         console: Console | None = None,
@@ -204,7 +216,7 @@ class CrawlProgress:
             await asyncio.wait([self._ticker])
             self._ticker = None
         if self.mode != "quiet":
-            self.tick()  # the final state, so the last line shows the end
+            await self.tick()  # the final state, so the last line shows the end
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -212,16 +224,17 @@ class CrawlProgress:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            self.tick()
+            await self.tick()
 
-    def tick(self) -> None:
+    async def tick(self) -> None:
         """Read a snapshot and show it now."""
-        snap = self._snapshot()
+        result = self._snapshot()
+        snap = await result if inspect.isawaitable(result) else result
         rate = self._rate.add(snap.elapsed, snap.pages)
         if self._progress is not None:
             line = plain_line(snap, rate).split("] ", 1)[1]
             self._progress.update(
-                self._task_id, completed=snap.pages, total=snap.total, line=line
+                self._task_id, completed=snap.settled, total=snap.total, line=line
             )
             self._progress.refresh()
         elif self.mode == "plain":
@@ -345,9 +358,15 @@ class EventLog:
         """The crawl starts with these settings."""
         self.emit("start", **settings)
 
-    def page(self, url: str, status: int, seconds: float, **extra: Any) -> None:
-        """A response arrived."""
-        self.emit("page", url=url, status=status, seconds=round(seconds, 6), **extra)
+    def page(
+        self, url: str, status: int | None = None, seconds: float | None = None, **extra: Any
+    ) -> None:
+        """A page was fetched and handled (status and time when the caller knows them)."""
+        if status is not None:
+            extra["status"] = status
+        if seconds is not None:
+            extra["seconds"] = round(seconds, 6)
+        self.emit("page", url=url, **extra)
 
     def error(self, url: str, kind: str, message: str) -> None:
         """A request or callback failed for good."""
@@ -383,3 +402,109 @@ class EventLog:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+# -- adapters to the engine's types -------------------------------------------------------
+
+
+def stats_snapshot(stats: CrawlStats, counts: FrontierCounts | None = None) -> ProgressSnapshot:
+    """A :class:`ProgressSnapshot` of the engine's live ``CrawlStats``.
+
+    With the frontier's ``counts`` the total is known (this run's pages and
+    failures, plus what is pending and in flight), so an ETA can be shown. It
+    grows while pages discover new links, as a crawl's total does.
+    """
+    queued = counts.pending if counts is not None else stats.queued
+    total = None
+    if counts is not None:
+        total = stats.pages + stats.failed + counts.pending + stats.in_flight
+    return ProgressSnapshot(
+        pages=stats.pages,
+        in_flight=stats.in_flight,
+        items=stats.items,
+        errors=stats.error_count,
+        retries=stats.retries,
+        elapsed=stats.wall_time,
+        queued=queued,
+        total=total,
+        failed=stats.failed,
+    )
+
+
+def summary_from_stats(stats: CrawlStats) -> CrawlSummary:
+    """The end-of-crawl :class:`CrawlSummary` of the engine's ``CrawlStats``."""
+    return CrawlSummary(
+        pages=stats.pages,
+        items=stats.items,
+        retries=stats.retries,
+        wall_time=stats.wall_time,
+        statuses=dict(stats.statuses),
+        error_counts=dict(stats.error_kinds),
+        errors=[(e.url, e.kind, e.message) for e in stats.errors],
+        hosts={host: (t.requests, t.seconds) for host, t in stats.hosts.items()},
+        stop_reason=stats.stop_reason,
+    )
+
+
+class ObservedFrontier:
+    """A frontier that writes an event for every settled request, then delegates.
+
+    It sees what the engine acknowledges: ``page`` for a handled page (with
+    how many links it found), ``retry`` with the delay and reason, ``error``
+    for a request given up on. Wrap any frontier::
+
+        crawler = Crawler(frontier=ObservedFrontier(store.frontier, events))
+    """
+
+    def __init__(self, inner: Frontier, events: EventLog) -> None:
+        self.inner = inner
+        self.events = events
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything beyond the protocol (e.g. a store's extra methods) is the inner one's.
+        return getattr(self.inner, name)
+
+    async def open(self) -> None:
+        """Open the inner frontier."""
+        await self.inner.open()
+
+    async def close(self) -> None:
+        """Close the inner frontier and flush the event log."""
+        try:
+            await self.inner.close()
+        finally:
+            self.events.flush()
+
+    async def add(self, requests: Sequence[Request]) -> int:
+        """Queue requests in the inner frontier."""
+        return await self.inner.add(requests)
+
+    async def lease(self, timeout: float) -> Request | None:
+        """Lease from the inner frontier."""
+        return await self.inner.lease(timeout)
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> None:
+        """Settle in the inner frontier, then log each outcome."""
+        await self.inner.settle(outcomes)
+        now = time.time()
+        for outcome in outcomes:
+            request = outcome.request
+            if outcome.state == "done":
+                extra: dict[str, Any] = {"links": len(outcome.children)}
+                if outcome.error:
+                    extra["callback_error"] = outcome.error
+                self.events.page(request.url, **extra)
+            elif outcome.state == "retry":
+                delay = max(0.0, (request.not_before or now) - now)
+                self.events.retry(request.url, request.attempt, delay, outcome.error or "")
+            else:
+                kind, _, message = (outcome.error or "unknown: ").partition(": ")
+                self.events.error(request.url, kind, message)
+
+    async def has_pending(self) -> bool:
+        """Ask the inner frontier."""
+        return await self.inner.has_pending()
+
+    async def counts(self) -> FrontierCounts:
+        """Ask the inner frontier."""
+        return await self.inner.counts()

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from corocrawl._posters import (
-    HostSlots,
     download_posters,
     extension_for,
     find_poster,
@@ -126,21 +125,25 @@ async def test_cancel_mid_download_leaves_no_partial_file(
     assert os.listdir(tmp_path) == []
 
 
-async def test_host_slots_cap_concurrency_per_host() -> None:
-    slots = HostSlots(concurrency=10, per_host=2)
-    active = {"now": 0, "peak": 0}
+async def test_per_host_cap_and_host_policy(image_server: ImageServer, tmp_path: Path) -> None:
+    from corocrawl._politeness import HostRule
 
-    async def use() -> None:
-        async with slots("a:80"):
-            active["now"] += 1
-            active["peak"] = max(active["peak"], active["now"])
-            await asyncio.sleep(0.01)
-            active["now"] -= 1
+    items = [
+        {"subject_id": str(i), "poster_url": image_server.url(f"/poster/{i}.png")}
+        for i in range(4)
+    ]
+    seen: list[str] = []
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(8):
-            group.create_task(use())
-    assert active["peak"] == 2
+    def policy(host: str) -> HostRule | None:
+        seen.append(host)
+        return HostRule(per_host=1, delay=0.05, jitter=0.0)
+
+    started = asyncio.get_running_loop().time()
+    report = await download_posters(items, tmp_path, concurrency=4, host_policy=policy)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert report.count("downloaded") == 4
+    assert seen and seen[0].startswith("127.0.0.1:")
+    assert elapsed >= 0.14  # one connection, 50 ms apart: the policy was obeyed
 
 
 def test_extension_for() -> None:
