@@ -49,6 +49,8 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-time", type=seconds, metavar="SECONDS",
                        help="stop gracefully after this long")
     group.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    group.add_argument("--log-json", metavar="FILE",
+                       help="write JSON-lines events (start, page, error, retry, finish) to FILE")
 
 
 def config_from_args(args: argparse.Namespace, base: CrawlConfig) -> CrawlConfig:
