@@ -132,12 +132,18 @@ def _clock(seconds: float | None) -> str:
 
 
 def plain_line(snapshot: ProgressSnapshot, rate: float) -> str:
-    """One log line: ``[12.0s] pages 340/1000 (28.3/s) · queued 120 · … · ETA 0:00:23``."""
-    pages = str(snapshot.pages)
+    """One log line, e.g. ``[ 12.0s] done 340/1000 · pages 332 (28.3/s) · … · ETA 0:00:23``.
+
+    ``done`` counts requests finished for good (pages and failures) against the
+    total known so far; ``rate`` is in finished requests per second.
+    """
+    parts = [f"[{snapshot.elapsed:6.1f}s]"]
     if snapshot.total is not None:
-        pages = f"{snapshot.settled}/{snapshot.total}"
-    parts = [
-        f"[{snapshot.elapsed:6.1f}s] pages {pages} ({rate:.1f}/s)",
+        parts.append(f"done {snapshot.settled}/{snapshot.total} ·")
+    parts.append(f"pages {snapshot.pages} ({rate:.1f}/s)")
+    head = " ".join(parts)
+    fields = [
+        head,
         f"queued {snapshot.queued if snapshot.queued is not None else '?'}",
         f"in flight {snapshot.in_flight}",
         f"items {snapshot.items}",
@@ -146,8 +152,8 @@ def plain_line(snapshot: ProgressSnapshot, rate: float) -> str:
     ]
     eta = eta_seconds(snapshot, rate)
     if eta is not None:
-        parts.append(f"ETA {_clock(eta)}")
-    return " · ".join(parts)
+        fields.append(f"ETA {_clock(eta)}")
+    return " · ".join(fields)
 
 
 class CrawlProgress:
@@ -230,7 +236,7 @@ class CrawlProgress:
         """Read a snapshot and show it now."""
         result = self._snapshot()
         snap = await result if inspect.isawaitable(result) else result
-        rate = self._rate.add(snap.elapsed, snap.pages)
+        rate = self._rate.add(snap.elapsed, snap.settled)
         if self._progress is not None:
             line = plain_line(snap, rate).split("] ", 1)[1]
             self._progress.update(
@@ -267,7 +273,7 @@ def summary_renderable(summary: CrawlSummary, *, slowest: int = 5) -> Renderable
 
     statuses = Table(title="pages by status", title_justify="left", expand=False)
     statuses.add_column("status")
-    statuses.add_column("pages", justify="right")
+    statuses.add_column("responses", justify="right")
     for status, count in sorted(summary.statuses.items()):
         style = "green" if 200 <= status < 300 else ("yellow" if status < 500 else "red")
         statuses.add_row(_status_label(status), str(count), style=style)

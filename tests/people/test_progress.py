@@ -46,7 +46,7 @@ async def test_plain_mode_writes_periodic_lines_and_a_final_one() -> None:
         await crawl.run(30, 0.01)
     lines = out.getvalue().splitlines()
     assert 3 <= len(lines) == prog.lines <= 20
-    assert "pages 30/30" in lines[-1] and "ETA 0:00:00" in lines[-1]
+    assert "done 30/30 · pages 30" in lines[-1] and "ETA 0:00:00" in lines[-1]
     assert "queued" in lines[0] and "in flight 3" in lines[0] and "retries 2" in lines[0]
 
 
@@ -75,7 +75,7 @@ async def test_rich_mode_on_a_terminal() -> None:
         await crawl.run(20, 0.005)
     assert prog.mode == "rich"
     text = buffer.getvalue()
-    assert "crawling" in text and "pages 20/20" in text and "items 40" in text
+    assert "crawling" in text and "done 20/20" in text and "items 40" in text
 
 
 def test_eta_and_line() -> None:
@@ -84,7 +84,7 @@ def test_eta_and_line() -> None:
     assert eta_seconds(snap, 10.0) == 10.0
     assert eta_seconds(snap, 0.0) is None
     line = plain_line(snap, 10.0)
-    assert line.startswith("[   5.0s] pages 50/150 (10.0/s)") and "queued ?" in line
+    assert line.startswith("[   5.0s] done 50/150 · pages 50 (10.0/s)") and "queued ?" in line
     assert line.endswith("ETA 0:00:10")
 
 

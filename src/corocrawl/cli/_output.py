@@ -25,7 +25,7 @@ from .._progress import (
 )
 from .._progress import print_summary as summary_print
 from .._stats import CrawlStats
-from ..frontier import MemoryFrontier
+from ..frontier import FrontierCounts, MemoryFrontier
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -58,29 +58,23 @@ def run_crawler(crawler: Crawler, *, quiet: bool, log_json: str | None = None) -
 async def _crawl_with_progress(crawler: Crawler, *, quiet: bool) -> CrawlStats:
     frontier = crawler.frontier
     running = True
-    last_total: list[int | None] = [None]
+    last_counts: list[FrontierCounts | None] = [None]
 
     async def snapshot() -> ProgressSnapshot:
         stats = crawler.stats  # crawl() replaces it when it starts: read it each time
-        counts = None
-        # The frontier is open only while the engine runs and has fetched something.
+        # The frontier is open only while the engine runs and has fetched something;
+        # after that, the last counts read stand.
         if running and frontier is not None and stats.requests > 0:
-            counts = await frontier.counts()
-        snap = stats_snapshot(stats, counts)
-        if counts is None and last_total[0] is not None:
-            snap = dataclasses.replace(snap, total=max(last_total[0], snap.settled))
-        last_total[0] = snap.total
-        return snap
+            last_counts[0] = await frontier.counts()
+        return stats_snapshot(stats, last_counts[0])
 
     progress = CrawlProgress(snapshot, mode="quiet" if quiet else "auto", console=err_console)
     async with progress:
         try:
-            # The crawler's own signal handling: first Ctrl-C stops gracefully.
+            # The crawler's own signal handling: the first Ctrl-C stops gracefully.
             return await crawler._crawl_with_signals()
         finally:
             running = False
-            if not crawler.stats.stop_reason:
-                last_total[0] = crawler.stats.pages + crawler.stats.failed
 
 
 def download_all_posters(
