@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .._exceptions import CorocrawlError, UsageError
+from ._settings import resolve_settings
 
 # Modules in cli/ that define subcommands, in the order --help lists them.
 _COMMANDS = (
@@ -50,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        # Flags, then COROCRAWL_* variables, then corocrawl.toml, then defaults.
+        args, _sources = resolve_settings(parser, argv, os.environ, Path.cwd())
+    except UsageError as exc:
+        print(f"corocrawl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

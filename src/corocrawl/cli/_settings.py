@@ -196,6 +196,7 @@ def _iter_settings(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]
             or isinstance(action, argparse._SubParsersAction)
             or action.dest in _NOT_SETTINGS
             or action.dest == argparse.SUPPRESS
+            or action.help == argparse.SUPPRESS  # hidden options stay hidden
         ):
             continue
         yield action
