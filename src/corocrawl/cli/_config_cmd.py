@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .._exceptions import UsageError
 from ._settings import CONFIG_FILE, resolve_settings, settings_options
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(file=sys.stdout, soft_wrap=True)
     used = namespace.config or f"none (no ./{CONFIG_FILE})"
-    console.print(f"settings of [bold]corocrawl {args.command}[/]; config file: {used}")
+    console.print(Text.assemble("settings of ", (f"corocrawl {args.command}", "bold"),
+                                f"; config file: {used}"))
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("option")
     table.add_column("value", overflow="fold")
@@ -74,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     for dest, flag in settings_options(parser, args.command):
         source = sources.get(dest, "default")
         style = "dim" if source == "default" else ""
-        table.add_row(flag, repr(getattr(namespace, dest, None)), source, style=style)
+        # Text, not markup: "[douban]" and values from files are shown as written.
+        cells = (flag, repr(getattr(namespace, dest, None)), source)
+        table.add_row(*(Text(cell) for cell in cells), style=style)
     console.print(table)
     return 0
 
