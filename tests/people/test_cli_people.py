@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("corocrawl.store", reason="the SQLite store is not on this branch yet")
 pytest.importorskip("corocrawl.demo", reason="the replica site is not on this branch yet")
 
-from corocrawl.cli import build_parser, main  # noqa: E402
-from corocrawl.cli._settings import resolve_settings  # noqa: E402
+from corocrawl.cli import build_parser, main
+from corocrawl.cli._settings import resolve_settings
 
 
 def test_config_command_shows_each_source(
