@@ -221,8 +221,11 @@ class CrawlProgress:
             # Waits for the ticker to end; re-raises only if *we* were cancelled.
             await asyncio.wait([self._ticker])
             self._ticker = None
-        if self.mode != "quiet":
-            await self.tick()  # the final state, so the last line shows the end
+        # The final state, so the display ends on the truth. In plain mode only
+        # after periodic lines: a crawl shorter than one interval logs nothing (its
+        # summary follows anyway, and a one-line error stays one line).
+        if self.mode == "rich" or (self.mode == "plain" and self.lines > 0):
+            await self.tick()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -262,10 +265,10 @@ def _status_label(status: int) -> str:
 def summary_renderable(summary: CrawlSummary, *, slowest: int = 5) -> RenderableType:
     """The end-of-crawl tables as one rich renderable."""
     rate = summary.pages / summary.wall_time if summary.wall_time > 0 else 0.0
-    head = Text.assemble(
-        ("crawl finished", "bold"),
-        f" in {summary.wall_time:.2f} s: {summary.pages} pages ({rate:.1f}/s), "
-        f"{summary.items} items, {summary.error_total} errors, {summary.retries} retries",
+    head = Text(
+        f"{summary.pages} pages, {summary.items} items, {summary.error_total} errors, "
+        f"{summary.retries} retries in {summary.wall_time:.2f} s ({rate:.1f} pages/s)",
+        style="bold",
     )
     if summary.stop_reason:
         head.append(f" (stopped: {summary.stop_reason})", style="yellow")

@@ -53,10 +53,18 @@ async def test_plain_mode_writes_periodic_lines_and_a_final_one() -> None:
 async def test_auto_mode_is_plain_when_not_a_terminal() -> None:
     crawl = FakeCrawl(total=None)
     out = io.StringIO()
-    async with CrawlProgress(crawl.snapshot, stream=out, interval=10) as prog:
-        await crawl.run(3, 0)
+    async with CrawlProgress(crawl.snapshot, stream=out, interval=0.05) as prog:
+        await crawl.run(3, 0.03)
     assert prog.mode == "plain"
-    assert out.getvalue().count("\n") == 1 and "ETA" not in out.getvalue()
+    assert out.getvalue().count("\n") >= 2 and "ETA" not in out.getvalue()
+
+
+async def test_plain_mode_is_silent_for_a_crawl_shorter_than_one_interval() -> None:
+    crawl = FakeCrawl(total=None)
+    out = io.StringIO()
+    async with CrawlProgress(crawl.snapshot, stream=out, interval=10):
+        await crawl.run(3, 0)
+    assert out.getvalue() == ""
 
 
 async def test_quiet_mode_writes_nothing() -> None:
@@ -106,7 +114,7 @@ SUMMARY = CrawlSummary(
 
 def test_summary_tables() -> None:
     text = summary_text(SUMMARY, width=140)
-    assert "crawl finished in 2.50 s: 120 pages (48.0/s), 100 items, 10 errors, 7 retries" in text
+    assert "120 pages, 100 items, 10 errors, 7 retries in 2.50 s (48.0 pages/s)" in text
     assert "200 OK" in text and "404 Not Found" in text and "503 Service Unavailable" in text
     # one example URL per kind, most frequent kind first
     assert text.count("/subject/7/") == 1 and "/subject/9/" not in text
