@@ -9,6 +9,7 @@ import pytest
 
 from corocrawl._exceptions import UsageError
 from corocrawl.cli import _report
+from corocrawl.cli._report import _read_items_table
 
 from ._images import poster_png
 from ._movies import movies
@@ -65,3 +66,16 @@ def test_empty_store_writes_a_page_and_exits_1(tmp_path: Path) -> None:
     out = tmp_path / "movies.html"
     assert _report.run(_args(["--db", str(db), "-o", str(out)])) == 1
     assert "No movies yet" in out.read_text(encoding="utf-8")
+
+
+def test_minimal_reader_takes_the_json_column_or_the_row(tmp_path: Path) -> None:
+    db = tmp_path / "crawl.db"
+    _store(db, movies(2))
+    assert [m["name"] for m in _read_items_table(db)] == [m["name"] for m in movies(2)]
+    plain = tmp_path / "plain.db"
+    conn = sqlite3.connect(plain)
+    with conn:
+        conn.execute("CREATE TABLE items (name TEXT, subject_id TEXT)")
+        conn.execute("INSERT INTO items VALUES ('x', '1')")
+    conn.close()
+    assert list(_read_items_table(plain)) == [{"name": "x", "subject_id": "1"}]

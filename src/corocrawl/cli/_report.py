@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sqlite3
 import sys
@@ -70,11 +71,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_items(db: Path) -> Iterator[dict[str, Any]]:
-    """Every item stored in ``db``'s ``items`` table.
+    """Every item stored in the crawl database ``db``.
 
-    A minimal reader of the SQLite store's ``items`` table: the item is the JSON
-    column (``item``, ``data``, …) or, failing that, the row itself.
+    Uses the SQLite store's reader (``corocrawl.store.StoreReader``) when the
+    store is installed; otherwise reads the ``items`` table directly.
     """
+    try:
+        store = importlib.import_module("corocrawl.store")
+    except ImportError:
+        yield from _read_items_table(db)
+        return
+    with store.StoreReader(db) as reader:
+        yield from reader.iter_items()
+
+
+def _read_items_table(db: Path) -> Iterator[dict[str, Any]]:
+    """A minimal reader of an ``items`` table: its JSON column, or the row itself."""
     if not db.is_file():
         raise UsageError(f"no crawl database at {db}: run `corocrawl douban` first or pass --db")
     try:
