@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +23,22 @@ def _args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(["report", *argv])
 
 
-def _store(path: Path, items: list[dict[str, object]]) -> None:
+def _store(path: Path, items: list[dict[str, Any]]) -> None:
+    """A crawl database holding ``items``: the real store's when installed."""
+    try:
+        from corocrawl.store import SqliteStore
+    except ImportError:
+        _items_table(path, items)
+        return
+
+    async def fill() -> None:
+        async with SqliteStore(path, item_key="subject_id") as store:
+            await store.sink.write([(str(m["subject_id"]), m) for m in items])
+
+    asyncio.run(fill())
+
+
+def _items_table(path: Path, items: list[dict[str, Any]]) -> None:
     conn = sqlite3.connect(path)
     with conn:
         conn.execute("CREATE TABLE items (key TEXT PRIMARY KEY, item TEXT NOT NULL)")
@@ -52,11 +69,12 @@ def test_report_errors_are_one_line(tmp_path: Path) -> None:
         _report.run(_args(["--db", str(tmp_path / "none.db")]))
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(UsageError, match="not a SQLite database"):
+    with pytest.raises(UsageError, match="not a (SQLite|corocrawl) database") as info:
         _report.run(_args(["--db", str(junk)]))
+    assert "\n" not in str(info.value)
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
-    with pytest.raises(UsageError, match="no items table"):
+    with pytest.raises(UsageError, match="no items table|not a corocrawl database"):
         _report.run(_args(["--db", str(empty)]))
 
 
@@ -70,7 +88,7 @@ def test_empty_store_writes_a_page_and_exits_1(tmp_path: Path) -> None:
 
 def test_minimal_reader_takes_the_json_column_or_the_row(tmp_path: Path) -> None:
     db = tmp_path / "crawl.db"
-    _store(db, movies(2))
+    _items_table(db, movies(2))
     assert [m["name"] for m in _read_items_table(db)] == [m["name"] for m in movies(2)]
     plain = tmp_path / "plain.db"
     conn = sqlite3.connect(plain)
