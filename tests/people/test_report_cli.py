@@ -69,12 +69,12 @@ def test_report_errors_are_one_line(tmp_path: Path) -> None:
         _report.run(_args(["--db", str(tmp_path / "none.db")]))
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(UsageError, match="not a (SQLite|corocrawl) database") as info:
+    with pytest.raises(UsageError, match=r"not a (SQLite|corocrawl) database") as info:
         _report.run(_args(["--db", str(junk)]))
     assert "\n" not in str(info.value)
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
-    with pytest.raises(UsageError, match="no items table|not a corocrawl database"):
+    with pytest.raises(UsageError, match=r"no items table|not a corocrawl database"):
         _report.run(_args(["--db", str(empty)]))
 
 
