@@ -440,11 +440,15 @@ def stats_snapshot(stats: CrawlStats, counts: FrontierCounts | None = None) -> P
     )
 
 
-def summary_from_stats(stats: CrawlStats) -> CrawlSummary:
-    """The end-of-crawl :class:`CrawlSummary` of the engine's ``CrawlStats``."""
+def summary_from_stats(stats: CrawlStats, *, items: int | None = None) -> CrawlSummary:
+    """The end-of-crawl :class:`CrawlSummary` of the engine's ``CrawlStats``.
+
+    ``items`` overrides the count of yielded items, e.g. with the number of
+    distinct items stored when several pages add fields to one item.
+    """
     return CrawlSummary(
         pages=stats.pages,
-        items=stats.items,
+        items=stats.items if items is None else items,
         retries=stats.retries,
         wall_time=stats.wall_time,
         statuses=dict(stats.statuses),

@@ -119,7 +119,7 @@ def crawl_douban(
                       quiet=args.quiet)
     if not args.quiet:
         print_movies(items)
-        print_summary(stats, exports=outputs, db=db)
+        print_summary(stats, exports=outputs, db=db, items=len(items))
     gallery = getattr(args, "report", None)
     if gallery:
         page = write_gallery(items, gallery, poster_dir=posters)

@@ -134,10 +134,14 @@ def print_movies(items: Sequence[dict[str, Any]]) -> None:
 
 
 def print_summary(
-    stats: CrawlStats, *, exports: Sequence[Path] = (), db: Path | None = None
+    stats: CrawlStats,
+    *,
+    exports: Sequence[Path] = (),
+    db: Path | None = None,
+    items: int | None = None,
 ) -> None:
     """The end-of-crawl tables (status, errors by kind, slowest hosts) and where data went."""
-    summary_print(summary_from_stats(stats), console)
+    summary_print(summary_from_stats(stats, items=items), console)
     where = [str(db)] if db else []
     where += [str(p) for p in exports]
     if where:
