@@ -270,9 +270,9 @@ def summary_renderable(summary: CrawlSummary, *, slowest: int = 5) -> Renderable
         f"{summary.retries} retries in {summary.wall_time:.2f} s ({rate:.1f} pages/s)",
         style="bold",
     )
-    if summary.stop_reason:
-        head.append(f" (stopped: {summary.stop_reason})", style="yellow")
     parts: list[RenderableType] = [head]
+    if summary.stop_reason:
+        parts.append(Text(f"stopped early: {summary.stop_reason}", style="yellow"))
 
     statuses = Table(title="pages by status", title_justify="left", expand=False)
     statuses.add_column("status")

@@ -109,12 +109,14 @@ SUMMARY = CrawlSummary(
         ("http://127.0.0.1:8080/subject/3/", "timeout", "read timed out after 1.0 s"),
     ],
     hosts={"127.0.0.1:8080": (100, 5.0), "img.example:443": (20, 8.0), "fast:80": (5, 0.01)},
+    stop_reason="SIGINT received",
 )
 
 
 def test_summary_tables() -> None:
     text = summary_text(SUMMARY, width=140)
     assert "120 pages, 100 items, 10 errors, 7 retries in 2.50 s (48.0 pages/s)" in text
+    assert "stopped early: SIGINT received" in text
     assert "200 OK" in text and "404 Not Found" in text and "503 Service Unavailable" in text
     # one example URL per kind, most frequent kind first
     assert text.count("/subject/7/") == 1 and "/subject/9/" not in text
