@@ -156,6 +156,26 @@ def plain_line(snapshot: ProgressSnapshot, rate: float) -> str:
     return " · ".join(fields)
 
 
+def compact_line(snapshot: ProgressSnapshot, rate: float) -> str:
+    """The live line next to the bar: ``340/1000 28.3/s · queued 120 · … · ETA 0:00:23``."""
+    done = (
+        f"{snapshot.settled}/{snapshot.total}" if snapshot.total is not None
+        else f"{snapshot.pages} pages"
+    )
+    fields = [
+        f"{done} {rate:.1f}/s",
+        f"queued {snapshot.queued if snapshot.queued is not None else '?'}",
+        f"in flight {snapshot.in_flight}",
+        f"items {snapshot.items}",
+        f"errors {snapshot.errors}",
+        f"retries {snapshot.retries}",
+    ]
+    eta = eta_seconds(snapshot, rate)
+    if eta is not None:
+        fields.append(f"ETA {_clock(eta)}")
+    return " · ".join(fields)
+
+
 class CrawlProgress:
     """Show a crawl's progress until the ``async with`` block ends.
 
@@ -198,12 +218,11 @@ class CrawlProgress:
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("[bold]{task.description}"),
-                BarColumn(bar_width=None),
+                BarColumn(bar_width=24),
                 TextColumn("{task.fields[line]}"),
                 console=self._console,
                 auto_refresh=False,  # refreshed from the event loop, no extra thread
                 transient=False,
-                expand=True,
             )
             self._task_id = self._progress.add_task(self._description, total=None, line="")
             self._progress.start()
@@ -241,7 +260,7 @@ class CrawlProgress:
         snap = await result if inspect.isawaitable(result) else result
         rate = self._rate.add(snap.elapsed, snap.settled)
         if self._progress is not None:
-            line = plain_line(snap, rate).split("] ", 1)[1]
+            line = compact_line(snap, rate)
             self._progress.update(
                 self._task_id, completed=snap.settled, total=snap.total, line=line
             )

@@ -83,7 +83,7 @@ async def test_rich_mode_on_a_terminal() -> None:
         await crawl.run(20, 0.005)
     assert prog.mode == "rich"
     text = buffer.getvalue()
-    assert "crawling" in text and "done 20/20" in text and "items 40" in text
+    assert "crawling" in text and "20/20" in text and "items 40" in text
 
 
 def test_eta_and_line() -> None:
