@@ -4,6 +4,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pytest
+
 from corocrawl.report import render_gallery, week_heading, write_gallery
 
 from ._images import poster_png
@@ -79,3 +81,32 @@ def test_local_posters_are_linked_relative_to_the_page(tmp_path: Path) -> None:
 
 def test_empty_gallery_says_so() -> None:
     assert "No movies yet" in render_gallery([])
+
+
+def _douban_fixtures() -> Path | None:
+    for ancestor in Path(__file__).resolve().parents:
+        candidate = ancestor / "shared" / "fixtures" / "douban"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def test_gallery_of_a_real_douban_list_page() -> None:
+    fixtures = _douban_fixtures()
+    if fixtures is None:
+        pytest.skip("douban fixtures absent: no shared/fixtures/douban beside this checkout")
+    from selectolax.lexbor import LexborHTMLParser
+
+    from corocrawl.spiders._douban_parse import infer_release_date, parse_list
+
+    html = (fixtures / "later_chengdu_2019-12.html").read_bytes().decode("utf-8")
+    items = parse_list(LexborHTMLParser(html), "https://movie.douban.com/cinema/later/chengdu/")
+    for item in items:
+        day = infer_release_date(item.get("date"), dt.date(2019, 12, 1))
+        item["release_date"] = day.isoformat() if day else None
+    page = render_gallery(items)
+    assert page.count('<article class="card">') == len(items) == 21
+    link = r'<h3><a href="https://movie\.douban\.com/subject/\d+/">([^<]+)</a></h3>'
+    names = re.findall(link, page)
+    assert len(names) == 21
+    assert re.findall(r"<h2>([^<]+)<small>", page)[0].startswith("12月")

@@ -2,7 +2,7 @@
 
 Skipped, loudly, where Playwright or Chromium is missing; under ``CI=true`` that
 is a failure instead, so CI can never pass without running it. Set
-``COROCRAWL_UPDATE_SCREENSHOT=1`` to refresh ``docs/gallery.png``.
+``UPDATE_GALLERY_SCREENSHOT=1`` to refresh ``docs/gallery.png``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from corocrawl.report import write_gallery
 from ._images import poster_png
 from ._movies import movies
 
-CHROMIUM = os.environ.get("COROCRAWL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -142,7 +142,7 @@ async def test_gallery_renders_in_chromium(
             shot = tmp_path / "gallery.png"
             await page.screenshot(path=str(shot), full_page=True)
             print(f"\ngallery screenshot: {shot}")
-            if os.environ.get("COROCRAWL_UPDATE_SCREENSHOT") == "1":
+            if os.environ.get("UPDATE_GALLERY_SCREENSHOT") == "1":
                 DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
                 await page.screenshot(path=str(DOCS_SCREENSHOT), full_page=False)
                 print(f"updated {DOCS_SCREENSHOT}")
