@@ -11,6 +11,14 @@ from aiohttp import web
 
 from ._images import poster_png
 
+#: Why the browser test did not run, if it did not: printed as a banner at the end.
+SKIPPED_BROWSER_TESTS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for message in SKIPPED_BROWSER_TESTS:
+        terminalreporter.write_sep("!", message, red=True, bold=True)
+
 
 @dataclass
 class ImageServer:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from corocrawl.report import write_gallery
 
 from ._images import poster_png
 from ._movies import movies
+from .conftest import SKIPPED_BROWSER_TESTS
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,7 +52,7 @@ def _require_browser() -> Any:
         message = f"BROWSER TEST NOT RUN: {reason}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{message}; CI=true requires it", pytrace=False)
-        warnings.warn(message, pytest.PytestWarning, stacklevel=2)  # shows in the summary
+        SKIPPED_BROWSER_TESTS.append(message)  # a banner at the end of the run (conftest)
         pytest.skip(message)
     return async_api
 
