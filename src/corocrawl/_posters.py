@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -160,6 +160,7 @@ async def download_posters(
     request_timeout: float = 60.0,
     retries: int = 2,
     user_agent: str | None = None,
+    on_result: Callable[[PosterResult], None] | None = None,
 ) -> PosterReport:
     """Download the poster of every item into ``dest``; never raises for one poster.
 
@@ -167,7 +168,8 @@ async def download_posters(
     page failed still gets its small poster). ``session`` is reused if given
     (the crawl's session), else one is opened and closed here. ``slots`` are
     the per-host slots to use; by default new ones from ``per_host``, ``delay``
-    and ``host_policy`` (e.g. ``douban_host_policy``).
+    and ``host_policy`` (e.g. ``douban_host_policy``). ``on_result`` is called
+    with each result as it comes (for progress displays).
 
         >>> report = await download_posters(items, "posters", concurrency=16)
         >>> report.count("downloaded"), report.failures
@@ -208,7 +210,10 @@ async def download_posters(
                     sid, url = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                report.results.append(await downloader.one(sid, url))
+                result = await downloader.one(sid, url)
+                report.results.append(result)
+                if on_result is not None:
+                    on_result(result)
 
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, min(concurrency, len(jobs)))):

@@ -77,7 +77,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--posters",
         metavar="DIR",
-        help="download every full-size poster into DIR (named <subject_id>-<hash>.<ext>)",
+        help="download every full-size poster into DIR (named <subject_id>-<hash>.<ext>); "
+        "douban's image hosts get the same ~2 s spacing as its pages",
     )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
     add_crawl_options(parser)
@@ -115,8 +116,8 @@ def crawl_douban(
     posters = getattr(args, "posters", None)
     if posters:
         policy = douban_host_policy if polite else None
-        print_posters(download_all_posters(items, posters, config, policy), posters,
-                      quiet=args.quiet)
+        report = download_all_posters(items, posters, config, policy, quiet=args.quiet)
+        print_posters(report, posters, quiet=args.quiet)
     if not args.quiet:
         print_movies(items)
         print_summary(stats, exports=outputs, db=db, items=len(items))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,11 @@ from rich.table import Table
 from .._config import CrawlConfig
 from .._crawler import Crawler, _loop_factory
 from .._politeness import HostPolicy
-from .._posters import PosterReport, download_posters
+from .._posters import PosterReport, PosterResult, download_posters
 from .._progress import (
     CrawlProgress,
     EventLog,
+    Mode,
     ObservedFrontier,
     ProgressSnapshot,
     stats_snapshot,
@@ -82,20 +84,44 @@ def download_all_posters(
     dest: str,
     config: CrawlConfig,
     host_policy: HostPolicy | None,
+    *,
+    quiet: bool = False,
 ) -> PosterReport:
-    """Download the items' posters into ``dest`` under the crawl's politeness settings."""
-    return asyncio.run(
-        download_posters(
-            items,
-            dest,
-            concurrency=config.concurrency,
-            per_host=config.per_host,
-            delay=config.delay,
-            host_policy=host_policy,
-            user_agent=config.user_agent,
-            max_bytes=config.max_body,
+    """Download the items' posters into ``dest`` under the crawl's politeness settings.
+
+    Shows progress like the crawl's: posters from douban's own image hosts come
+    one at a time, ~2 s apart, so a live run takes a while.
+    """
+    done = {"ok": 0, "failed": 0}
+    started = time.monotonic()
+    total = len(items)
+
+    def count(result: PosterResult) -> None:
+        done["failed" if result.status == "failed" else "ok"] += 1
+
+    def snapshot() -> ProgressSnapshot:
+        return ProgressSnapshot(
+            pages=done["ok"], in_flight=0, items=done["ok"], errors=done["failed"], retries=0,
+            elapsed=time.monotonic() - started, total=total, failed=done["failed"],
+            queued=total - done["ok"] - done["failed"],
         )
-    )
+
+    async def run() -> PosterReport:
+        mode: Mode = "quiet" if quiet else "auto"
+        async with CrawlProgress(snapshot, mode=mode, console=err_console, description="posters"):
+            return await download_posters(
+                items,
+                dest,
+                concurrency=config.concurrency,
+                per_host=config.per_host,
+                delay=config.delay,
+                host_policy=host_policy,
+                user_agent=config.user_agent,
+                max_bytes=config.max_body,
+                on_result=count,
+            )
+
+    return asyncio.run(run())
 
 
 def print_posters(report: PosterReport, dest: str, *, quiet: bool) -> None:
