@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import selectors
 import signal
 import socket
@@ -16,8 +16,9 @@ import pytest
 from corocrawl.cli._serve_demo import parse_latency
 from corocrawl.demo import DemoConfig, expected_items
 
-# Until every module in cli._COMMANDS exists, `python -m corocrawl` cannot build its
-# parser; this stand-in runs serve-demo alone with the same error handling.
+# While another command's module cannot be imported (work in progress on a branch),
+# `python -m corocrawl` cannot build its parser; this stand-in runs serve-demo alone
+# with the same error handling, so these tests check this command only.
 _LAUNCHER = """
 import sys
 from corocrawl.cli import EXIT_USAGE, _Parser, _serve_demo
@@ -33,12 +34,15 @@ except UsageError as exc:
 """
 
 
+@functools.cache
 def _full_cli_available() -> bool:
-    from corocrawl.cli import _COMMANDS
+    from corocrawl.cli import build_parser
 
-    return all(
-        importlib.util.find_spec(f"corocrawl.cli.{name}") is not None for name in _COMMANDS
-    )
+    try:
+        build_parser()
+    except ImportError:
+        return False
+    return True
 
 
 def command(*flags: str) -> list[str]:
