@@ -103,12 +103,20 @@ class _Site:
     # -- helpers -------------------------------------------------------------
 
     def base(self, request: web.Request) -> str:
-        """``scheme://host`` as the client addressed us, so links work on any mirror."""
-        host = request.host
+        """``http://host`` as the client addressed us, so links work on any mirror.
+
+        A missing or odd Host header falls back to the address the client
+        connected to (``request.host`` would look the machine's name up instead).
+        """
+        host = request.headers.get("Host", "")
         if not _SAFE_HOST.match(host):
             sockname = request.transport.get_extra_info("sockname") if request.transport else None
-            host = f"{sockname[0]}:{sockname[1]}" if sockname else "127.0.0.1"
-        return f"{request.scheme}://{host}"
+            if sockname:
+                address = f"[{sockname[0]}]" if ":" in sockname[0] else sockname[0]
+                host = f"{address}:{sockname[1]}"
+            else:
+                host = "127.0.0.1"
+        return f"http://{host}"
 
     def blocked(self, request: web.Request) -> bool:
         """The live site answers 418 to a User-Agent that is not a browser's."""
