@@ -154,12 +154,12 @@ def test_flags_build_the_config() -> None:
     args = _parse(
         "--movies", "7", "--cities", "beijing, wuhan", "--latency", "0.1-0.2",
         "--error-rate", "0.3", "--fail-rate", "0.1", "--seed", "9",
-        "--gbk-cities", "wuhan", "--no-block-bots",
+        "--gbk-cities", "wuhan", "--no-block-bots", "--gzip",
     )
     config = config_from_args(args)
     assert (config.movies, config.cities, config.latency) == (7, ("beijing", "wuhan"), (0.1, 0.2))
     assert (config.error_rate, config.fail_rate, config.seed) == (0.3, 0.1, 9)
-    assert config.gbk_cities == ("wuhan",) and config.block_bots is False
+    assert config.gbk_cities == ("wuhan",) and config.block_bots is False and config.gzip
 
 
 def test_port_in_use_exits_2() -> None:
