@@ -14,7 +14,6 @@ settles the outcomes, so an acknowledged request always has its items stored.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import random
 import time
@@ -26,6 +25,7 @@ from yarl import URL
 from ._config import CrawlConfig
 from ._exceptions import StorageError, UsageError
 from ._fetcher import Fetcher, FetchError, check_status
+from ._parallel import CallbackPool, Failure, drive
 from ._politeness import HostSlots
 from ._request import Request
 from ._response import Response
@@ -75,6 +75,7 @@ class Engine:
         self._leased = 0
         self._blocked_hosts: set[str] = set()
         self._fatal: BaseException | None = None
+        self.pool: CallbackPool | None = None
 
     # -- control -------------------------------------------------------------
 
@@ -92,7 +93,15 @@ class Engine:
     async def run(self, start: Sequence[Request]) -> CrawlStats:
         """Seed ``start`` (dedup makes re-seeding a resumed crawl a no-op) and crawl."""
         opened: list[ItemSink] = []
-        await self.frontier.open()
+        if self.config.processes > 1:
+            # Fork before the store's threads and the HTTP session exist.
+            self.pool = CallbackPool(self.config.processes, self.callbacks)
+            await self.pool.start()
+        try:
+            await self.frontier.open()
+        except BaseException:
+            self._close_pool()
+            raise
         try:
             for sink in self.sinks:
                 await sink.open()
@@ -112,9 +121,15 @@ class Engine:
             for sink in reversed(opened):
                 await sink.close()
             await self.frontier.close()
+            self._close_pool()
         if self._fatal is not None:
             raise self._fatal
         return self.stats
+
+    def _close_pool(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     async def _wait_for(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers; after a stop, give them ``stop_grace`` then cancel."""
@@ -210,46 +225,47 @@ class Engine:
     ) -> tuple[Outcome, list[KeyedItem]]:
         name = request.callback_name or self.default_callback
         callback = self.callbacks.get(name) if name else None
-        if callback is None:
+        if name is None or callback is None:
             self._fatal = UsageError(
                 f"no callback named {name!r} is registered: decorate it with @crawler.handler"
             )
             self.stop("unknown callback")
             return self._fail(request, "callback", f"unknown callback {name!r}"), []
         self.stats.pages += 1
+        failure: Failure = None
+        if self.pool is not None:
+            values, failure = await self.pool.run(name, response)
+        else:
+            try:
+                values, exc = await drive(callback(response))
+            except Exception as raised:  # a plain function that raised when called
+                values, exc = [], raised
+            if exc is not None:
+                failure = (isinstance(exc, UsageError), type(exc).__name__, str(exc))
+                if isinstance(exc, UsageError):
+                    self._fatal = self._fatal or exc  # keep its type, e.g. InvalidSelector
+                else:
+                    log.debug("callback %s failed on %s", name, request.url, exc_info=exc)
         children: list[Request] = []
         items: list[KeyedItem] = []
-        error: str | None = None
-        try:
-            await self._collect(callback(response), request, children, items)
-        except UsageError as exc:  # a bad selector: the user's code, not the page
-            self._fatal = exc
-            self.stop(str(exc))
-            error = f"callback: {exc}"
-        except Exception as exc:
-            # Like gather(return_exceptions=True): one bad page must not end the
-            # crawl. What the callback yielded before failing is kept.
-            log.debug("callback %s failed on %s", name, request.url, exc_info=True)
-            error = f"callback: {type(exc).__name__}: {exc}"
-            self.stats.record_error(request.url, "callback", f"{type(exc).__name__}: {exc}")
-        self.stats.items += len(items)
-        outcome = Outcome(request, "done", children=children, error=error)
-        return outcome, items
-
-    async def _collect(self, result: Any, request: Request, children: list[Request],
-                       items: list[KeyedItem]) -> None:
-        if inspect.isasyncgen(result):
-            async for value in result:
+        for value in values:
+            try:
                 self._accept(value, request, children, items)
-            return
-        if inspect.isawaitable(result):
-            result = await result
-        if result is None:
-            return
-        if isinstance(result, Request | dict):
-            result = (result,)
-        for value in result:
-            self._accept(value, request, children, items)
+            except (TypeError, UsageError) as exc:
+                failure = failure or (isinstance(exc, UsageError), type(exc).__name__, str(exc))
+        error: str | None = None
+        if failure is not None:
+            usage, kind, message = failure
+            if usage:  # a bad selector: the user's code, not the page
+                self._fatal = self._fatal or UsageError(message)
+                self.stop(message)
+            else:
+                # Like gather(return_exceptions=True): one bad page must not end
+                # the crawl. What the callback yielded before failing is kept.
+                self.stats.record_error(request.url, "callback", f"{kind}: {message}")
+            error = f"callback: {kind}: {message}"
+        self.stats.items += len(items)
+        return Outcome(request, "done", children=children, error=error), items
 
     def _accept(self, value: Any, request: Request, children: list[Request],
                 items: list[KeyedItem]) -> None:
