@@ -166,6 +166,6 @@ async def _serve(config: DemoConfig, host: str, port: int) -> int:
             with contextlib.suppress(ValueError, RuntimeError):
                 loop.remove_signal_handler(signum)
         await server.close()
-    print(f"serve-demo: stopped after {server.stats.total()} requests", file=sys.stderr, flush=True)
+    print(f"serve-demo: stopped after {server.stats.total} requests", file=sys.stderr, flush=True)
     return 0
 
