@@ -72,7 +72,6 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]
         except UnicodeDecodeError:
             continue
     best = charset_normalizer.from_bytes(body[:262144]).best()
-    name = _normalise(best.encoding) if best is not None else None
-    if name is None:
-        name = tried[0] if tried else "utf-8"
+    guessed = _normalise(best.encoding) if best is not None else None
+    name = guessed or (tried[0] if tried else "utf-8")
     return body.decode(name, "replace"), name

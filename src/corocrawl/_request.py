@@ -29,7 +29,9 @@ def parse_url(url: str | URL) -> URL:
     try:
         parsed = url if isinstance(url, URL) else URL(url.strip())
     except (ValueError, TypeError) as exc:
-        raise InvalidURL(f"invalid URL {url!r}: {exc}; give a full URL like https://example.com/") from None
+        raise InvalidURL(
+            f"invalid URL {url!r}: {exc}; give a full URL like https://example.com/"
+        ) from None
     if parsed.scheme not in _CRAWLABLE_SCHEMES or not parsed.host:
         raise InvalidURL(
             f"invalid URL {str(url)!r}: need an absolute http:// or https:// URL "
@@ -148,7 +150,9 @@ class Request:
     def from_dict(cls, data: Mapping[str, Any]) -> Request:
         """Rebuild a request from ``to_dict`` output; raise ValueError if malformed."""
         if not isinstance(data, Mapping) or data.get("v") != WIRE_VERSION:
-            raise ValueError(f"not a corocrawl request (wire version {WIRE_VERSION}): {data!r:.200}")
+            raise ValueError(
+                f"not a corocrawl request (wire version {WIRE_VERSION}): {data!r:.200}"
+            )
         url = data.get("url")
         if not isinstance(url, str):
             raise ValueError(f"request without a URL: {data!r:.200}")
