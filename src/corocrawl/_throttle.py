@@ -6,10 +6,11 @@ we want about ``target_concurrency`` requests in flight there, one request every
 gets fewer requests per second and a fast one more. On top of that:
 
 - **429 and 503** double the delay at once (at least ``backoff_floor``): the
-  host said it is overloaded;
-- **rising latency** (the smoothed latency climbs above ``rise_factor`` times the
-  lowest seen) raises the delay by half, before the host starts failing;
-- a timeout or connection failure counts as a slow answer;
+  host said it is overloaded. So does a timeout or connection failure. A burst
+  of such answers (to requests already in flight) doubles it only once;
+- **rising latency** (the smoothed latency climbs above ``rise_factor`` times
+  the host's baseline and by more than ``rise_min`` seconds) doubles the target,
+  before the host starts failing;
 - other error answers (404, 500) never *lower* the delay: they come back fast
   and would otherwise speed us up exactly when something is wrong;
 - the delay moves halfway towards its target each time (smooth, no flapping)
@@ -26,6 +27,10 @@ calls ``observe(slot, latency, status)`` after each answer.
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +43,8 @@ class HostThrottle:
 
     delay: float
     latency: float | None = None  # smoothed (EWMA) latency in seconds
-    lowest_latency: float | None = None
+    baseline: float | None = None  # what the host needs when not busy (slow-rising minimum)
+    last_backoff: float = float("-inf")
     responses: int = 0
     backoffs: int = 0
     latency_backoffs: int = 0
@@ -70,7 +76,9 @@ class AutoThrottle:
         max_delay: float = 30.0,
         backoff_floor: float = 0.5,
         rise_factor: float = 3.0,
+        rise_min: float = 0.05,
         smoothing: float = 0.3,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if target_concurrency <= 0:
             raise ValueError("target_concurrency must be positive")
@@ -82,6 +90,8 @@ class AutoThrottle:
         self.max_delay = max_delay
         self.backoff_floor = backoff_floor
         self.rise_factor = rise_factor
+        self.rise_min = rise_min
+        self._clock = clock
         self.smoothing = smoothing
         self._hosts: dict[str, HostThrottle] = {}
 
@@ -99,28 +109,34 @@ class AutoThrottle:
     def observe(self, slot: str, latency: float, status: int | None) -> None:
         """Learn from one answer: ``latency`` in seconds, ``status`` None for a failure."""
         state = self._host(slot)
+        now = self._clock()
         state.responses += 1
         state.latency_sum += latency
-        if status in _OVERLOADED:
-            state.backoffs += 1
-            self._set(state, max(state.delay * 2, self.backoff_floor))
+        if status in _OVERLOADED or status is None:
+            # Answers to requests sent before the last backoff say nothing new:
+            # back off at most once per delay period, not once per queued request.
+            if now - state.last_backoff >= max(state.delay, latency):
+                state.last_backoff = now
+                state.backoffs += 1
+                self._set(state, max(state.delay * 2, self.backoff_floor))
             return
         if state.latency is None:
             state.latency = latency
         else:
             state.latency += self.smoothing * (latency - state.latency)
-        if status is not None and (
-            state.lowest_latency is None or state.latency < state.lowest_latency
-        ):
-            state.lowest_latency = state.latency
+        if state.baseline is None or state.latency < state.baseline:
+            state.baseline = state.latency
+        else:  # the baseline drifts up slowly, so one lucky fast answer does not stick
+            state.baseline += 0.01 * (state.latency - state.baseline)
         target = state.latency / self.target_concurrency
-        lowest = state.lowest_latency
-        if status is None or (lowest and state.latency > self.rise_factor * lowest):
-            # Slower and slower, or no answer: back off before the host starts failing.
+        rise = state.latency - state.baseline
+        if state.latency > self.rise_factor * state.baseline and rise > self.rise_min:
+            # Latency climbing well above what this host usually needs: it is
+            # getting busy, so ask less of it before it starts failing.
             state.latency_backoffs += 1
-            target = max(target, state.delay * 1.5, self.min_delay or 0.05)
+            target *= 2
         new_delay = (state.delay + target) / 2
-        if status is not None and status >= 400 and new_delay < state.delay:
+        if status >= 400 and new_delay < state.delay:
             new_delay = state.delay  # fast error pages must not speed us up
         self._set(state, new_delay)
 
@@ -131,3 +147,66 @@ class AutoThrottle:
     def report(self) -> dict[str, dict[str, Any]]:
         """Per-host figures for the crawl's stats: current and max delay, latency, backoffs."""
         return {slot: state.as_dict() for slot, state in sorted(self._hosts.items())}
+
+
+class CrawlPacer:
+    """The engine's ``Pacer`` for generic crawls: robots.txt floor + adaptive delay.
+
+    The spacing between two request starts on a host is
+    ``max(floor(host), jittered throttle delay)``: ``floor`` (robots.txt
+    Crawl-delay, ``--delay``) is a hard minimum that jitter never undercuts; the
+    adaptive part is spread by ``jitter`` so requests do not beat like a clock.
+    The spacing is decided when the next request wants to start, so a
+    Crawl-delay learned after the first request still spaces the second.
+
+    >>> pacer = CrawlPacer(AutoThrottle(), floor=lambda host: 0.2)
+    >>> await pacer.turn("example.com:443")   # returns at once, then 0.2 s apart
+    """
+
+    def __init__(
+        self,
+        throttle: AutoThrottle | None,
+        *,
+        floor: Callable[[str], float] = lambda host: 0.0,
+        jitter: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.throttle = throttle
+        self.floor = floor
+        self.jitter = max(0.0, min(jitter, 1.0))
+        self._clock = clock
+        self._last_start: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.waited: dict[str, float] = {}
+
+    def spacing(self, host: str) -> float:
+        """Seconds to keep between the last request start on ``host`` and the next."""
+        adaptive = self.throttle.delay(host) if self.throttle is not None else 0.0
+        if adaptive > 0 and self.jitter:
+            adaptive *= random.uniform(1 - self.jitter, 1 + self.jitter)
+        return max(self.floor(host), adaptive)
+
+    async def turn(self, host: str) -> None:
+        """Wait until ``host`` may get its next request; requests on a host go one at a time here."""
+        async with self._locks.setdefault(host, asyncio.Lock()):
+            last = self._last_start.get(host)
+            if last is not None:
+                wait = last + self.spacing(host) - self._clock()
+                if wait > 0:
+                    self.waited[host] = self.waited.get(host, 0.0) + wait
+                    await asyncio.sleep(wait)
+            self._last_start[host] = self._clock()
+
+    def observe(self, host: str, latency: float, status: int | None) -> None:
+        """Feed one answer to the adaptive throttle."""
+        if self.throttle is not None:
+            self.throttle.observe(host, latency, status)
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Per-host politeness figures: the throttle's, plus floor and total wait."""
+        report = self.throttle.report() if self.throttle is not None else {}
+        for host in sorted(set(report) | set(self._last_start)):
+            entry = report.setdefault(host, {})
+            entry["floor_s"] = self.floor(host)
+            entry["waited_s"] = round(self.waited.get(host, 0.0), 3)
+        return report
