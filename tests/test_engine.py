@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -42,12 +43,19 @@ class Site:
         finally:
             self.active -= 1
         n = int(request.match_info["n"])
-        links = "".join(f'<a href="/page/{k}">p{k}</a><a href="/page/{k}#frag">again</a>'
-                        for k in (2 * n, 2 * n + 1) if k < int(request.query.get("limit", "16")))
+        links = "".join(
+            f'<a href="/page/{k}">p{k}</a><a href="/page/{k}#frag">again</a>'
+            for k in (2 * n, 2 * n + 1)
+            if k < int(request.query.get("limit", "16"))
+        )
         limit = request.query.get("limit", "16")
-        links = links.replace('">p', f'?limit={limit}">p').replace('#frag"', f'?limit={limit}#frag"')
-        return web.Response(text=f"<html><title>page {n}</title><body>{links}</body></html>",
-                            content_type="text/html")
+        links = links.replace('">p', f'?limit={limit}">p').replace(
+            '#frag"', f'?limit={limit}#frag"'
+        )
+        return web.Response(
+            text=f"<html><title>page {n}</title><body>{links}</body></html>",
+            content_type="text/html",
+        )
 
     async def flaky(self, request: web.Request) -> web.Response:
         path = request.path
@@ -133,11 +141,12 @@ async def test_retries_are_capped(site: tuple[Site, TestServer]) -> None:
 async def test_timeout_is_recorded_not_raised(site: tuple[Site, TestServer]) -> None:
     from corocrawl import Timeouts
 
-    s, server = site
+    _s, server = site
     crawler = Crawler(retries=0, timeouts=Timeouts(connect=1, read=0.3, total=0.5))
     crawler.handler(titles)
-    crawler.add_start(Request(url(server, "/slow"), titles),
-                      Request(url(server, "/page/1?limit=2"), titles))
+    crawler.add_start(
+        Request(url(server, "/slow"), titles), Request(url(server, "/page/1?limit=2"), titles)
+    )
     stats = await crawler.crawl()
     assert stats.error_kinds["timeout"] == 1
     assert stats.pages == 1
@@ -168,8 +177,9 @@ async def test_per_host_cap_holds(site: tuple[Site, TestServer]) -> None:
     s, server = site
     crawler = Crawler(concurrency=20, per_host=3)
     crawler.handler(titles)
-    crawler.add_start(*(Request(url(server, f"/page/100?sleep=0.05&i={i}"), titles)
-                        for i in range(30)))
+    crawler.add_start(
+        *(Request(url(server, f"/page/100?sleep=0.05&i={i}"), titles) for i in range(30))
+    )
     stats = await crawler.crawl()
     assert stats.pages == 30
     assert s.max_active == 3
@@ -179,16 +189,15 @@ async def test_per_host_delay_spaces_requests(site: tuple[Site, TestServer]) -> 
     s, server = site
     crawler = Crawler(concurrency=4, per_host=4, delay=0.1, jitter=0.0)
     crawler.handler(titles)
-    crawler.add_start(*(Request(url(server, f"/page/100?sleep=0&i={i}"), titles)
-                        for i in range(5)))
+    crawler.add_start(*(Request(url(server, f"/page/100?sleep=0&i={i}"), titles) for i in range(5)))
     await crawler.crawl()
     stamps = sorted(s.times["/page/100"])
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert len(stamps) == 5 and min(gaps) >= 0.09, gaps
 
 
 async def test_callback_errors_do_not_stop_the_crawl(site: tuple[Site, TestServer]) -> None:
-    s, server = site
+    _s, server = site
     crawler = Crawler()
 
     @crawler.start(url(server, "/page/1?limit=8"))
@@ -207,7 +216,7 @@ async def test_callback_errors_do_not_stop_the_crawl(site: tuple[Site, TestServe
 
 
 async def test_bad_selector_is_a_usage_error(site: tuple[Site, TestServer]) -> None:
-    s, server = site
+    _s, server = site
     crawler = Crawler()
 
     @crawler.start(url(server, "/page/1"))
@@ -220,7 +229,7 @@ async def test_bad_selector_is_a_usage_error(site: tuple[Site, TestServer]) -> N
 
 
 async def test_max_pages_and_depth(site: tuple[Site, TestServer]) -> None:
-    s, server = site
+    _s, server = site
     crawler = Crawler(concurrency=1, max_depth=1)
     crawler.handler(titles)
     crawler.add_start(Request(url(server, "/page/1?limit=64"), titles))
@@ -237,8 +246,9 @@ async def test_graceful_stop_keeps_what_was_yielded(site: tuple[Site, TestServer
     s, server = site
     crawler = Crawler(concurrency=4, per_host=4)
     crawler.handler(titles)
-    crawler.add_start(*(Request(url(server, f"/page/100?sleep=0.2&i={i}"), titles)
-                        for i in range(40)))
+    crawler.add_start(
+        *(Request(url(server, f"/page/100?sleep=0.2&i={i}"), titles) for i in range(40))
+    )
     task = asyncio.create_task(crawler.crawl())
     await asyncio.sleep(0.3)
     crawler.stop("test")
@@ -253,7 +263,7 @@ async def test_run_inside_a_loop_says_await_crawl() -> None:
     crawler = Crawler()
     crawler.handler(titles)
     crawler.add_start(Request("http://127.0.0.1:9/", titles))
-    with pytest.raises(RunningLoopError, match="await crawler.crawl"):
+    with pytest.raises(RunningLoopError, match=r"await crawler\.crawl"):
         crawler.run()
 
 
@@ -263,7 +273,7 @@ def test_unknown_setting_names_valid_ones() -> None:
 
 
 async def test_body_size_cap(site: tuple[Site, TestServer]) -> None:
-    s, server = site
+    _s, server = site
     crawler = Crawler(max_body=10_000)
     sizes = []
 
