@@ -123,7 +123,9 @@ class PageSaver:
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"cannot create --save-pages directory {root}: {exc.strerror}") from None
+            raise StorageError(
+                f"cannot create --save-pages directory {root}: {exc.strerror}"
+            ) from None
 
     def _write(self, url: str, content_type: str, body: bytes) -> Path:
         path = safe_path(self.root, url, content_type)
@@ -133,7 +135,8 @@ class PageSaver:
         except (FileExistsError, NotADirectoryError, IsADirectoryError):
             # "/a" saved as a file, then "/a/b" needs "a" as a directory (or the reverse).
             ext = path.suffix or ".html"
-            path = self.root / path.relative_to(self.root).parts[0] / "_clash" / f"{_digest(url, 8)}{ext}"
+            host_dir = self.root / path.relative_to(self.root).parts[0]
+            path = host_dir / "_clash" / f"{_digest(url, 8)}{ext}"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)
         self.saved += 1

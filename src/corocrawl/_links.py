@@ -150,10 +150,7 @@ def compile_patterns(patterns: Iterable[str], option: str) -> tuple[re.Pattern[s
 def normalise_domain(domain: str) -> str:
     """``Example.COM.`` → ``example.com``; a URL is accepted and reduced to its host."""
     text = domain.strip()
-    if "://" in text:
-        host = URL(text).host or ""
-    else:
-        host = text.split("/", 1)[0].split(":", 1)[0]
+    host = (URL(text).host or "") if "://" in text else text.split("/", 1)[0].split(":", 1)[0]
     host = host.strip(".").lower()
     if not host:
         raise UsageError(f"--allow-domain {domain!r} is not a domain; give one like example.com")

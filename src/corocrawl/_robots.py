@@ -179,7 +179,7 @@ class RobotsPolicy:
         elif 400 <= status < 500:
             rules = SiteRules(site, status)
         elif status >= 500:
-            logger.warning("robots.txt of %s answered %d: treating the site as disallowed", site, status)
+            logger.warning("robots.txt of %s answered %d: site treated as disallowed", site, status)
             rules = SiteRules(site, status, disallow_all=True)
         else:  # 1xx/3xx left after redirects: no usable file
             rules = SiteRules(site, status)

@@ -167,7 +167,8 @@ async def discover(
             continue
         if sitemap.kind == "index":
             if level >= max_index_depth:
-                found.errors.append((sitemap_url, f"sitemap index nested deeper than {max_index_depth}"))
+                too_deep = f"sitemap index nested deeper than {max_index_depth}"
+                found.errors.append((sitemap_url, too_deep))
                 continue
             base = URL(fetched.url)
             for loc in sitemap.locs:

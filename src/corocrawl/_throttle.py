@@ -187,7 +187,7 @@ class CrawlPacer:
         return max(self.floor(host), adaptive)
 
     async def turn(self, host: str) -> None:
-        """Wait until ``host`` may get its next request; requests on a host go one at a time here."""
+        """Wait until ``host`` may get its next request (one request at a time passes here)."""
         async with self._locks.setdefault(host, asyncio.Lock()):
             last = self._last_start.get(host)
             if last is not None:

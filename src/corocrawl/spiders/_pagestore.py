@@ -108,7 +108,10 @@ class PageStore:
     def _write_rows(self, items: Sequence[KeyedItem]) -> None:
         db = self._db
         assert db is not None
-        pages, links, redirects, requested = [], [], [], []
+        pages: list[tuple[Any, ...]] = []
+        links: list[tuple[str, str]] = []
+        redirects: list[tuple[str, int, str]] = []
+        requested: list[tuple[str]] = []
         for _, item in items:
             record = public_record(item)
             pages.append(tuple(record[name] for name in PAGE_FIELDS))

@@ -194,6 +194,11 @@ class GenericCrawl:
             )
         return self.result
 
+    def stop(self, reason: str = "stopped") -> None:
+        """Stop gracefully: no new requests; pages in flight are finished and recorded."""
+        if self._crawler is not None:
+            self._crawler.stop(reason)
+
     def _floor(self, host: str) -> float:
         crawl_delay = self._robots.crawl_delay(host) if self._robots is not None else 0.0
         return max(self.min_delay, crawl_delay)
