@@ -198,6 +198,7 @@ class WarcArchive:
             url,
             "request",
             payload=io.BytesIO(b""),
+            length=0,  # without a length warcio buffers into a temp file it never closes
             http_headers=self._status_and_headers(
                 f"{method} {path} HTTP/1.1", req_headers, is_http_request=True
             ),

@@ -147,12 +147,15 @@ class Engine:
         while not self._stopping.is_set() and not self._finished.is_set():
             if max_pages is not None and self._leased >= max_pages:
                 break
+            # Reserve the page before waiting: workers waiting in lease() together
+            # would otherwise all get one and overshoot max_pages.
+            self._leased += 1
             request = await frontier.lease(_IDLE_POLL)
             if request is None:
+                self._leased -= 1
                 if self._results.empty() and not await frontier.has_pending():
                     self._finished.set()
                 continue
-            self._leased += 1
             self.stats.in_flight += 1
             try:
                 result = await self._process(fetcher, request)
