@@ -33,7 +33,7 @@ MIB = 1024 * 1024
 class Hit:
     """One request the site saw."""
 
-    at: float  # time.monotonic() when the handler started
+    at: float  # time.monotonic() when the request arrived
     host: str  # the Host header's name part: "127.0.0.1" or "localhost"
     path: str  # path with query string
 
@@ -55,7 +55,13 @@ class TrapSite:
     generated: int = 0
     generated_links: int = 5
     latency: float = 0.0
+    #: A busy server: each request also waits this much per request in progress.
+    latency_per_active: float = 0.0
     hits: list[Hit] = field(default_factory=list)
+    active: int = 0
+    max_active: int = 0
+    #: How many requests were in progress when each request arrived (itself included).
+    concurrency_seen: list[int] = field(default_factory=list)
     port: int = 0
     dead_port: int = 0
     _runner: web.AppRunner | None = None
@@ -114,9 +120,16 @@ class TrapSite:
     async def _log(self, request: web.Request, handler: web.Handler) -> web.StreamResponse:
         host = (request.host or "").rsplit(":", 1)[0].lower()
         self.hits.append(Hit(time.monotonic(), host, request.path_qs))
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        return await handler(request)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        self.concurrency_seen.append(self.active)
+        try:
+            wait = self.latency + self.latency_per_active * self.active
+            if wait:
+                await asyncio.sleep(wait)
+            return await handler(request)
+        finally:
+            self.active -= 1
 
     # -- pages -----------------------------------------------------------------
 

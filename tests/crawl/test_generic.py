@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import statistics
 from collections import Counter
 from pathlib import Path
 
@@ -163,8 +164,14 @@ async def test_crawl_delay_is_honoured_by_server_timestamps(tmp_path: Path) -> N
     assert next(h.path for h in trap.hits) == "/robots.txt"
     assert len(times) == 9  # robots.txt + 8 pages
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    # Request starts are 0.2 s apart at least (a few ms of scheduling slack on the server side).
-    assert min(gaps) >= 0.19, gaps
+    # The crawler starts requests 0.2 s apart. The server sees them a little later,
+    # and one may arrive late (a GC pause between start and send), shrinking the
+    # next gap: so no k requests ever come faster than 0.2 s * k less 0.1 s, and
+    # the typical gap is the Crawl-delay.
+    for i in range(len(times)):
+        for k in range(1, len(times) - i):
+            assert times[i + k] - times[i] >= 0.2 * k - 0.1, gaps
+    assert statistics.median(gaps) >= 0.195, gaps
     assert result.politeness[f"127.0.0.1:{trap.port}"]["floor_s"] == 0.2
 
 
@@ -179,8 +186,24 @@ async def test_adaptive_delay_follows_latency(tmp_path: Path) -> None:
     # 80 ms latency, target concurrency 2: about 40 ms between request starts.
     assert 0.02 < host["delay_s"] < 0.08, host
     times = sorted(hit.at for hit in trap.hits if hit.path.startswith("/gen/"))
-    late_gaps = [b - a for a, b in itertools.pairwise(times)]
+    late_gaps = [b - a for a, b in itertools.pairwise(times[10:])]  # after it has learned
     assert sum(late_gaps) / len(late_gaps) > 0.015, late_gaps
+
+
+async def test_adaptive_delay_keeps_a_busy_server_near_target_concurrency(
+    tmp_path: Path,
+) -> None:
+    # Each request takes 10 ms plus 30 ms per request in progress: pushing harder
+    # only makes it slower. per_host=8 without the throttle keeps ~7 in progress.
+    trap = TrapSite(generated=30, latency=0.01, latency_per_active=0.03)
+    await trap.start()
+    try:
+        result = await run_crawl(GenericOptions([trap.url("/gen/0")]), tmp_path / "crawl.db")
+    finally:
+        await trap.stop()
+    assert len(trap.concurrency_seen) == 31  # robots.txt + 30 pages
+    assert statistics.mean(trap.concurrency_seen) < 4, trap.concurrency_seen
+    assert result.politeness[f"127.0.0.1:{trap.port}"]["delay_s"] > 0.02
 
 
 async def test_save_pages_and_warc(site: TrapSite, tmp_path: Path) -> None:
