@@ -104,7 +104,9 @@ def test_bad_input_is_one_line_exit_2(
 
 
 @pytest.mark.usefixtures("commands")
-def test_links_on_a_database_without_a_crawl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_links_on_a_database_without_a_crawl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import sqlite3
     from contextlib import closing
 
