@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from corocrawl import cli
-from corocrawl.spiders._pagestore import PAGE_FIELDS
+from corocrawl.spiders._pagestore import PAGE_FIELDS, read_pages
 
 from .site import TrapSite
 
@@ -115,3 +115,21 @@ def test_links_on_a_database_without_a_crawl(
         conn.execute("CREATE TABLE items (k TEXT)")
     assert cli.main(["links", "--db", str(db)]) == 2
     assert "no generic crawl" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("commands")
+def test_a_stopped_crawl_resumes_without_refetching(
+    threaded_site: TrapSite, tmp_path: Path
+) -> None:
+    site = threaded_site
+    db = tmp_path / "site.db"
+    argv = ["crawl", site.url("/"), "--db", str(db), "--include", "/deep/", *FAST_FLAGS]
+    assert cli.main([*argv, "--max-pages", "2"]) == 0
+    assert len(read_pages(db)) == 2
+    assert cli.main(argv) == 0
+    paths = sorted(str(p["requested_url"]).removeprefix(site.base) for p in read_pages(db))
+    assert paths == ["/", "/deep/1", "/deep/2", "/deep/3"]
+    pages = [p for p in site.paths() if p != "/robots.txt"]
+    assert sorted(pages) == paths  # each page fetched once over the two runs
+    assert cli.main([*argv, "--fresh"]) == 0  # --fresh starts over
+    assert len(read_pages(db)) == 4 and len(site.paths()) - site.paths().count("/robots.txt") == 8

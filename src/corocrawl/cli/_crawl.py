@@ -13,6 +13,7 @@ from .._links import compile_patterns
 from ..sinks._files import check_export_path, export_items
 from ..spiders._pagestore import PAGE_FIELDS, read_pages
 from ..spiders.generic import CrawlResult, GenericCrawl, GenericOptions
+from ..store import SqliteStore
 from ._options import add_crawl_options, check_db_path, config_from_args
 from ._output import console, print_summary
 
@@ -87,6 +88,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--db", default="corocrawl.db", metavar="PATH",
                      help="SQLite file for the page records (default corocrawl.db)")
+    out.add_argument("--fresh", action="store_true",
+                     help="forget the crawl stored in --db and start over (default: resume)")
     out.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
                      help="export the page records to FILE (.jsonl or .csv); repeatable")
     out.add_argument("--save-pages", type=Path, metavar="DIR",
@@ -137,7 +140,13 @@ def run(args: argparse.Namespace) -> int:
         import dataclasses
 
         config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
-    crawl = GenericCrawl(options, config=config, db=db)
+    # The SQLite store makes the crawl resumable: run the same command again after
+    # a crash or Ctrl-C and it continues. Page records also go to its items.
+    store = SqliteStore(db, fresh=args.fresh, item_key="requested_url")
+    crawl = GenericCrawl(
+        options, config=config, db=db, frontier=store.frontier, sinks=[store.sink],
+        fresh=args.fresh,
+    )
     result = asyncio.run(_crawl_with_signals(crawl))
     pages = read_pages(db)
     for out in outputs:

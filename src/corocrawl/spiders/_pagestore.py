@@ -79,9 +79,12 @@ def public_record(item: Item) -> Item:
 class PageStore:
     """An ``ItemSink`` writing page records and their links to SQLite, then to ``others``."""
 
-    def __init__(self, path: Path | None, others: Sequence[ItemSink] = ()) -> None:
+    def __init__(
+        self, path: Path | None, others: Sequence[ItemSink] = (), *, fresh: bool = False
+    ) -> None:
         self.path = path
         self.others = list(others)
+        self.fresh = fresh
         self._db: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -92,6 +95,10 @@ class PageStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            if self.fresh:  # starting over: forget the pages and links of earlier runs
+                with db:
+                    for table in ("crawl_pages", "crawl_links", "crawl_redirects"):
+                        db.execute(f"DELETE FROM {table}")
         except sqlite3.DatabaseError as exc:
             raise StorageError(
                 f"cannot use {self.path} as the crawl database ({exc}); "

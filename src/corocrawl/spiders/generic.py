@@ -41,6 +41,7 @@ from .._robots import RobotsPolicy, SideFetcher
 from .._sitemaps import Discovered, discover
 from .._stats import CrawlStats
 from .._throttle import AutoThrottle, CrawlPacer
+from ..frontier import Frontier
 from ..sinks import Item, ItemSink
 from ._pagestore import PAGE_FIELDS, PageStore
 
@@ -114,6 +115,8 @@ class GenericCrawl:
         config: CrawlConfig | None = None,
         db: Path | None = None,
         sinks: Sequence[ItemSink] = (),
+        frontier: Frontier | None = None,
+        fresh: bool = False,
     ) -> None:
         if not options.start_urls:
             raise UsageError("give at least one start URL, like https://example.com/")
@@ -130,7 +133,8 @@ class GenericCrawl:
         # with Crawl-delay; the engine's own jittered delay is not used twice.
         self.min_delay = base.delay
         self.config = replace(base, delay=0.0, allowed_domains=())
-        self.store = PageStore(db, sinks)
+        self.store = PageStore(db, sinks, fresh=fresh)
+        self.frontier = frontier
         self.throttle = (
             AutoThrottle(target_concurrency=options.target_concurrency)
             if options.adaptive
@@ -169,6 +173,7 @@ class GenericCrawl:
                 self._warc = WarcArchive(opts.warc)
             crawler = self._crawler = Crawler(
                 self.config,
+                frontier=self.frontier,
                 sinks=[self.store],
                 item_key="requested_url",
                 pacer=pacer,
