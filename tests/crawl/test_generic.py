@@ -88,6 +88,7 @@ async def test_default_crawl_records_exactly_the_reachable_pages(
     assert result.robots_blocked == 1  # /private/secret
     assert result.robots_fetches == 2  # the site's and the closed port's robots.txt
     assert result.stats.dropped["robots"] == 1
+    assert result.stats.dropped["off-site"] == 1  # localhost/elsewhere
 
 
 async def test_allow_domain_follows_the_other_host(site: TrapSite, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ Every fetched URL yields one page record (``PAGE_FIELDS``), failures included:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -147,6 +148,7 @@ class GenericCrawl:
         self._crawler: Crawler | None = None
         self._malformed = 0
         self._robots_blocked = 0
+        self._skipped: Counter[str] = Counter()
 
     # -- running -----------------------------------------------------------------
 
@@ -187,6 +189,7 @@ class GenericCrawl:
                 if self._warc is not None:
                     await self._warc.close()
             stats.dropped["robots"] += self._robots_blocked
+            stats.dropped.update(self._skipped)
             self.result = CrawlResult(
                 stats=stats,
                 politeness=pacer.report(),
@@ -268,12 +271,19 @@ class GenericCrawl:
             respect_nofollow=opts.respect_nofollow,
         )
         self._malformed += links.malformed
-        in_scope = [url for url in links.urls if self.scope.allows(url)]
+        in_scope = []
+        for url in links.urls:
+            reason = self.scope.why_not(url)
+            if reason is None:
+                in_scope.append(url)
+            else:
+                self._skipped[reason] += 1
         record["links_out"] = len(in_scope)
         record["_links"] = in_scope
         depth = resp.request.depth + 1
         max_depth = self.config.max_depth
         if max_depth is not None and depth > max_depth:
+            self._skipped["max_depth"] += len(in_scope)
             return []
         assert self._robots is not None
         children = []
