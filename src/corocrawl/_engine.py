@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from yarl import URL
@@ -36,6 +36,9 @@ from .sinks import Item, ItemSink, KeyedItem
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Response], Any]
+#: Turns a request that failed for good into items to store (e.g. a page record
+#: with the error). Hook for generic crawls; ``exc.response`` is the error page, if any.
+FailureHook = Callable[[Request, FetchError], Awaitable[Sequence[Item]]]
 #: Seconds a worker waits for a request before checking whether the crawl is over.
 _IDLE_POLL = 0.05
 #: The longest Retry-After we wait for; past it the request fails instead.
@@ -57,8 +60,10 @@ class Engine:
         item_key: str | Callable[[Item], str | None] | None = None,
         handle_http_errors: bool = False,
         stats: CrawlStats | None = None,
+        on_failure: FailureHook | None = None,
     ) -> None:
         self.config = config
+        self.on_failure = on_failure
         self.frontier = frontier
         self.sinks = list(sinks)
         self.callbacks = dict(callbacks)
@@ -157,12 +162,15 @@ class Engine:
         while not self._stopping.is_set() and not self._finished.is_set():
             if max_pages is not None and self._leased >= max_pages:
                 break
+            # Reserve the page before waiting: workers waiting in lease() together
+            # would otherwise all get one and overshoot max_pages.
+            self._leased += 1
             request = await frontier.lease(_IDLE_POLL)
             if request is None:
+                self._leased -= 1
                 if self._results.empty() and not await frontier.has_pending():
                     self._finished.set()
                 continue
-            self._leased += 1
             self.stats.in_flight += 1
             try:
                 result = await self._process(fetcher, request)
@@ -178,7 +186,10 @@ class Engine:
         if host in self._blocked_hosts:
             return self._fail(request, "blocked", "host blocked us earlier (HTTP 418)"), []
         slot = self.slots.get(host)
+        pacer = self.slots.pacer
         self.stats.requests += 1
+        response: Response | None = None
+        started = time.monotonic()
         try:
             async with slot.hold():
                 started = time.monotonic()
@@ -186,11 +197,28 @@ class Engine:
                 response.elapsed = time.monotonic() - started
             self.stats.record_response(host, response.status, response.elapsed,
                                        len(response.body))
+            if pacer is not None:
+                pacer.observe(host, response.elapsed, response.status)
             if not self.handle_http_errors:
                 check_status(response)
         except FetchError as exc:
-            return self._fetch_failed(request, exc, slot), []
+            if pacer is not None and response is None and exc.retryable:
+                # No answer (timeout, refused, reset): the host is struggling, in effect.
+                pacer.observe(host, time.monotonic() - started, None)
+            exc.response = response
+            outcome = self._fetch_failed(request, exc, slot)
+            return outcome, await self._failure_items(request, exc, outcome)
         return await self._handle(request, response)
+
+    async def _failure_items(
+        self, request: Request, exc: FetchError, outcome: Outcome
+    ) -> list[KeyedItem]:
+        """Items the on_failure hook makes of a request that failed for good (not a retry)."""
+        if self.on_failure is None or outcome.state != "failed":
+            return []
+        items = list(await self.on_failure(request, exc))
+        self.stats.items += len(items)
+        return [(self._key(item, request, i), item) for i, item in enumerate(items)]
 
     def _fetch_failed(self, request: Request, exc: FetchError, slot: Any) -> Outcome:
         if exc.status == 418:
