@@ -184,8 +184,11 @@ async def test_adaptive_delay_follows_latency(tmp_path: Path) -> None:
     finally:
         await trap.stop()
     host = result.politeness[f"127.0.0.1:{trap.port}"]
-    # 80 ms latency, target concurrency 2: about 40 ms between request starts.
-    assert 0.02 < host["delay_s"] < 0.08, host
+    # Target concurrency 2: about half the observed latency between request
+    # starts (80 ms served; a loaded machine observes more, and so waits more).
+    observed = host["mean_latency_ms"] / 1000
+    assert observed >= 0.08, host
+    assert 0.25 * observed < host["delay_s"] < observed, host
     times = sorted(hit.at for hit in trap.hits if hit.path.startswith("/gen/"))
     late_gaps = [b - a for a, b in itertools.pairwise(times[10:])]  # after it has learned
     assert sum(late_gaps) / len(late_gaps) > 0.015, late_gaps
