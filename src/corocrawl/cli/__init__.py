@@ -27,6 +27,8 @@ _COMMANDS = (
     "_status",
     "_retry_failed",
     "_export",
+    "_crawl",
+    "_links",
 )
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
