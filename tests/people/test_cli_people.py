@@ -73,3 +73,24 @@ def test_demo_downloads_posters_writes_gallery_and_events(
     # Again: the posters on disk are complete, so none is fetched twice.
     assert main(["demo", "--movies", "12", "--latency", "0-0.01", "-q"]) == 0
     assert sorted((tmp_path / "posters").iterdir()) == posters
+
+
+def test_config_of_a_command_with_a_required_argument(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from corocrawl.cli import _config_cmd
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corocrawl.toml").write_text("[crawl]\nmax-depth = 2\n", encoding="utf-8")
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if "crawl" not in sub.choices:
+        pytest.skip("no crawl command on this branch")
+    if "config" not in sub.choices:
+        _config_cmd.register(sub)
+    args, _ = resolve_settings(parser, ["config", "crawl"], {}, tmp_path)
+    assert args.run(args) == 0  # crawl's URL argument is not needed to show settings
+    out = capsys.readouterr().out
+    assert "--max-depth" in out and "file corocrawl.toml [crawl]" in out

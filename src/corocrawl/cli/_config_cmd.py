@@ -55,10 +55,11 @@ def run(args: argparse.Namespace) -> int:
     from . import build_parser  # the full parser, built fresh: resolution mutates it
 
     parser = build_parser()
-    commands = _command_names(parser)
+    commands = _subcommands(parser)
     if args.command not in commands or args.command == "config":
         choices = ", ".join(sorted(c for c in commands if c != "config"))
         raise UsageError(f"no command {args.command!r} to show settings for; pick one of {choices}")
+    _relax_required(commands[args.command])
     argv = [args.command]
     config = getattr(args, "config", None)
     if config:
@@ -83,8 +84,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _command_names(parser: argparse.ArgumentParser) -> list[str]:
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return list(action.choices)
-    return []
+            return dict(action.choices)
+    return {}
+
+
+def _relax_required(parser: argparse.ArgumentParser) -> None:
+    """Let COMMAND parse without its required arguments (e.g. crawl's URL): we only
+    show settings. The parser was built for this call alone, so changing it is safe."""
+    for action in parser._actions:
+        if action.option_strings:
+            action.required = False
+        elif action.nargs is None:
+            action.nargs = "?"
+        elif action.nargs == "+":
+            action.nargs = "*"
