@@ -29,6 +29,8 @@ _COMMANDS = (
     "_export",
     "_crawl",
     "_links",
+    "_report",
+    "_config_cmd",
 )
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
@@ -44,8 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="corocrawl",
         description="A fast, crash-safe web crawler built on asyncio coroutines.",
-        epilog="examples:\n  corocrawl demo\n  corocrawl douban --city beijing -o movies.jsonl\n"
-        "  corocrawl serve-demo --port 8080 --movies 200",
+        epilog="examples:\n"
+        "  corocrawl demo                                   # offline, against the replica\n"
+        "  corocrawl douban --city beijing -o movies.jsonl --posters posters\n"
+        "  corocrawl report --posters posters -o movies.html\n"
+        "  corocrawl crawl https://example.com/ -o pages.jsonl\n"
+        "  corocrawl status --db corocrawl.db\n"
+        "  corocrawl serve-demo --port 8080 --movies 200\n"
+        "  corocrawl config douban                          # effective settings",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
