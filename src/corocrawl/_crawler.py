@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from ._config import CrawlConfig
-from ._engine import Callback, Engine
+from ._engine import Callback, Engine, FailureHook
 from ._exceptions import ConfigError, RunningLoopError
-from ._politeness import HostPolicy, HostRule, HostSlots
+from ._politeness import HostPolicy, HostRule, HostSlots, Pacer
 from ._request import Request, parse_url
 from ._stats import CrawlStats
 from .frontier import Frontier, MemoryFrontier
@@ -55,6 +55,8 @@ class Crawler:
         item_key: str | Callable[[Item], str | None] | None = None,
         host_policy: HostPolicy | None = None,
         handle_http_errors: bool = False,
+        pacer: Pacer | None = None,
+        on_failure: FailureHook | None = None,
         **settings: Any,
     ) -> None:
         try:
@@ -68,6 +70,10 @@ class Crawler:
         self.item_key = item_key
         self.host_policy = host_policy
         self.handle_http_errors = handle_http_errors
+        # Hooks of generic crawls (corocrawl.spiders.generic): adaptive spacing per
+        # host, and a record for each request that failed for good.
+        self.pacer = pacer
+        self.on_failure = on_failure
         self.callbacks: dict[str, Callback] = {}
         self.start_requests: list[Request] = []
         self.default_callback: str | None = None
@@ -134,10 +140,11 @@ class Crawler:
             sinks=self.sinks,
             callbacks=self.callbacks,
             default_callback=self.default_callback,
-            slots=HostSlots(default, self.host_policy),
+            slots=HostSlots(default, self.host_policy, self.pacer),
             item_key=self.item_key,
             handle_http_errors=self.handle_http_errors,
             stats=self.stats,
+            on_failure=self.on_failure,
         )
         self._engine = engine
         timer = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import aiohttp
@@ -237,3 +238,35 @@ async def test_warm_pages_equal_cold_pages(start_demo_server, browser_session) -
                 bodies.append(await r.read())
         assert bodies[0] == bodies[1]
         assert b"http://replica.test/" in bodies[0]
+
+
+async def test_odd_or_missing_host_header_falls_back_to_the_address(demo_server) -> None:
+    for host_line in ("Host: <script>\r\n", ""):
+        reader, writer = await asyncio.open_connection("127.0.0.1", demo_server.port)
+        writer.write(
+            f"GET /cinema/later/beijing/ HTTP/1.0\r\n{host_line}"
+            "User-Agent: Mozilla/5.0\r\n\r\n".encode()
+        )
+        async with asyncio.timeout(10):
+            raw = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        assert raw.startswith(b"HTTP/1.0 200") or raw.startswith(b"HTTP/1.1 200")
+        assert f"http://127.0.0.1:{demo_server.port}/subject/".encode() in raw
+        assert b"<script>/" not in raw
+
+
+async def test_gzip_pages_for_clients_that_accept_it(start_demo_server, browser_session) -> None:
+    config = DemoConfig(movies=5, gzip=True)
+    server = await start_demo_server(config)
+    path = expected_items(config)[0]["url_path"]
+    async with browser_session.get(server.url(path)) as resp:  # aiohttp accepts gzip
+        assert resp.headers["Content-Encoding"] in ("gzip", "deflate")
+        assert "v:image" in await resp.text()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(f"GET {path} HTTP/1.0\r\nUser-Agent: Mozilla/5.0\r\n\r\n".encode())
+    async with asyncio.timeout(10):
+        raw = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    assert b"Content-Encoding" not in raw.split(b"\r\n\r\n")[0]

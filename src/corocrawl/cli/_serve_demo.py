@@ -68,6 +68,9 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="serve every User-Agent (by default non-browsers get 418, like douban)",
     )
+    parser.add_argument(
+        "--gzip", action="store_true", help="compress pages for clients that accept gzip"
+    )
     parser.set_defaults(run=run)
 
 
@@ -117,6 +120,7 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
         seed=args.seed,
         gbk_cities=_split(args.gbk_cities),
         block_bots=not args.no_block_bots,
+        gzip=args.gzip,
     )
 
 

@@ -103,16 +103,31 @@ class _Site:
     # -- helpers -------------------------------------------------------------
 
     def base(self, request: web.Request) -> str:
-        """``scheme://host`` as the client addressed us, so links work on any mirror."""
-        host = request.host
+        """``http://host`` as the client addressed us, so links work on any mirror.
+
+        A missing or odd Host header falls back to the address the client
+        connected to (``request.host`` would look the machine's name up instead).
+        """
+        host = request.headers.get("Host", "")
         if not _SAFE_HOST.match(host):
             sockname = request.transport.get_extra_info("sockname") if request.transport else None
-            host = f"{sockname[0]}:{sockname[1]}" if sockname else "127.0.0.1"
-        return f"{request.scheme}://{host}"
+            if sockname:
+                address = f"[{sockname[0]}]" if ":" in sockname[0] else sockname[0]
+                host = f"{address}:{sockname[1]}"
+            else:
+                host = "127.0.0.1"
+        return f"http://{host}"
 
     def blocked(self, request: web.Request) -> bool:
         """The live site answers 418 to a User-Agent that is not a browser's."""
         return self.config.block_bots and "Mozilla/" not in request.headers.get("User-Agent", "")
+
+    def page(self, body: bytes, content_type: str = HTML_UTF8) -> web.Response:
+        """A 200 HTML response, compressed when ``config.gzip`` and the client accepts it."""
+        response = web.Response(body=body, headers={"Content-Type": content_type})
+        if self.config.gzip:
+            response.enable_compression()
+        return response
 
     def html(self, request: web.Request, what: str, status: int = 404) -> web.Response:
         body = not_found_page(self.base(request), what).encode()
@@ -194,7 +209,7 @@ class _Site:
             return self.html(request, f"没有城市 {city} 的影讯")
         body = self.list_bytes(self.base(request), city)
         content_type = "text/html" if city in self.config.gbk_cities else HTML_UTF8
-        return web.Response(body=body, headers={"Content-Type": content_type})
+        return self.page(body, content_type)
 
     async def later_no_slash(self, request: web.Request) -> web.StreamResponse:
         """The real site redirects the slash-less list URL."""
@@ -218,8 +233,7 @@ class _Site:
             if request.transport is not None:
                 request.transport.abort()  # RST instead of an answer
             return _ResetResponse(status=500)  # never reaches the client
-        body = self.detail_bytes(self.base(request), movie)
-        return web.Response(body=body, headers={"Content-Type": HTML_UTF8})
+        return self.page(self.detail_bytes(self.base(request), movie))
 
     async def photo(self, request: web.Request) -> web.StreamResponse:
         """Posters and thumbs: a flat-colour JPEG per movie."""

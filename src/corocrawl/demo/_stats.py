@@ -7,8 +7,9 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-# Bounded: a long-running serve-demo must not grow without limit.
-LOG_LIMIT = 1_000_000
+# Bounded: a long-running serve-demo must not grow without limit (~40 MB at most).
+LOG_LIMIT = 200_000
+OUTCOME_LIMIT = 200_000
 
 RESET = 0  # the status recorded for an injected connection reset
 
@@ -24,6 +25,8 @@ class DemoStats:
     status answered (``RESET`` = 0 for a reset connection). ``in_flight`` and
     ``max_in_flight`` count concurrent requests, overall and per Host header.
     ``log`` holds ``(time.monotonic(), path, host)`` per request, in order.
+    The log keeps the last ``LOG_LIMIT`` requests and ``outcomes`` the first
+    ``OUTCOME_LIMIT``; ``reset()`` starts both afresh.
     """
 
     def __init__(self) -> None:
@@ -54,7 +57,8 @@ class DemoStats:
     def end(self, path: str, attempt: int, host: str, status: int) -> None:
         """Count a request that has been answered (or reset) now."""
         with self._lock:
-            self.outcomes[(path, attempt)] = status
+            if len(self.outcomes) < OUTCOME_LIMIT:
+                self.outcomes[(path, attempt)] = status
             self.in_flight -= 1
             self.in_flight_by_host[host] -= 1
 
