@@ -237,3 +237,47 @@ def test_a_full_disk_stops_with_one_line_and_the_next_run_finishes(
         out = tmp_path / "all.jsonl"
         run_to_end([*command, "-o", str(out)], processes)
     assert len(by_subject(read_jsonl(out))) == 300
+
+
+def test_a_second_crawl_on_the_same_db_is_refused(
+        tmp_path: Path, processes: list[subprocess.Popen[str]]) -> None:
+    demo = DemoConfig(movies=100, cities=("beijing",), latency=(0.2, 0.3), seed=6, today=TODAY)
+    db = tmp_path / "crawl.db"
+    with DemoServerThread(demo) as server:
+        # slow enough (2 at a time, 0.2-0.3 s a page) to be still running throughout
+        first = start(crawl_command(server, db, "--concurrency", "2", "--per-host", "2"))
+        processes.append(first)
+        wait_for_fetches(server, first, 3)
+        second = start(crawl_command(server, db))
+        processes.append(second)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 1
+        assert err.strip() == (f"corocrawl: error: another corocrawl process (pid {first.pid}) "
+                               f"is using {db}; wait for it or use another --db")
+        os.kill(first.pid, signal.SIGINT)
+        _, err = first.communicate(timeout=60)
+        assert first.returncode == 0, err
+
+
+@pytest.mark.parametrize("problem", ["not-sqlite", "future-format"])
+def test_a_bad_db_is_one_line_and_exit_2(tmp_path: Path, problem: str,
+                                         processes: list[subprocess.Popen[str]]) -> None:
+    db = tmp_path / "crawl.db"
+    if problem == "not-sqlite":
+        db.write_text("my notes\n" * 100)
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.execute("INSERT INTO meta VALUES ('schema_version', '9')")
+        conn.close()
+    before = db.read_bytes()
+    # nothing is fetched before the database is opened, so any start URL will do
+    proc = start([sys.executable, "-m", "corocrawl", "douban", "--db", str(db),
+                  "--start-url", "http://127.0.0.1:9/cinema/later/beijing/", "-q"])
+    processes.append(proc)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(db) in lines[0], err
+    assert ("not a corocrawl database" if problem == "not-sqlite" else "storage format 9") in err
+    assert db.read_bytes() == before

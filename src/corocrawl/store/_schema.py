@@ -70,12 +70,10 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not read_only:
-            # WAL: readers (corocrawl status) never block the crawl. synchronous=NORMAL
-            # in WAL mode survives any process crash; only a power cut can lose the
-            # last commits, and even then the file stays consistent.
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                log.warning("%s: could not switch to WAL mode (got %s)", path, mode)
+            # Connection settings only: nothing here writes the file, which may
+            # yet turn out to be someone else's (``prepare`` checks first).
+            # synchronous=NORMAL in WAL mode survives any process crash; only a
+            # power cut can lose the last commits, and the file stays consistent.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -32768")  # 32 MiB of page cache
             conn.execute("PRAGMA temp_store = MEMORY")
@@ -98,21 +96,16 @@ def prepare(conn: sqlite3.Connection, path: Path, *, fresh: bool, item_key: str 
     Rows a dead process left in flight go back to pending with their attempt
     count. Runs in one transaction: a failure leaves the file as it was.
     """
+    _check_ours(conn, path, fresh=fresh)  # before anything writes to the file
+    # WAL: readers (corocrawl status) never block the crawl, and it never blocks them.
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        log.warning("%s: could not switch to WAL mode (got %s)", path, mode)
     conn.execute("BEGIN IMMEDIATE")
     try:
         tables = {row[0] for row in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        version = _version(conn, path, tables)
-        if tables and version is None:
-            raise BadDatabase(
-                f"{path} is an SQLite file but not a corocrawl database; "
-                "pass another --db path or move that file away"
-            )
-        if version is not None and version != SCHEMA_VERSION and not fresh:
-            raise BadDatabase(
-                f"{path} holds a crawl in storage format {version}, but this corocrawl reads "
-                f"format {SCHEMA_VERSION}; use --fresh to start over or pass another --db path"
-            )
+        version = _check_ours(conn, path, fresh=fresh)
         if fresh and tables:
             _wipe(conn, path, version)
             tables = set()
@@ -127,6 +120,24 @@ def prepare(conn: sqlite3.Connection, path: Path, *, fresh: bool, item_key: str 
             conn.execute("ROLLBACK")
         raise
     return recovered
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path, *, fresh: bool) -> int | None:
+    """The schema version of an empty or corocrawl database; BadDatabase for any other."""
+    tables = {row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    version = _version(conn, path, tables)
+    if tables and version is None:
+        raise BadDatabase(
+            f"{path} is an SQLite file but not a corocrawl database; "
+            "pass another --db path or move that file away"
+        )
+    if version is not None and version != SCHEMA_VERSION and not fresh:
+        raise BadDatabase(
+            f"{path} holds a crawl in storage format {version}, but this corocrawl reads "
+            f"format {SCHEMA_VERSION}; use --fresh to start over or pass another --db path"
+        )
+    return version
 
 
 def _version(conn: sqlite3.Connection, path: Path, tables: set[str]) -> int | None:
