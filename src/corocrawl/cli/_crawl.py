@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from pathlib import Path
 
 from .._config import CrawlConfig
 from .._exceptions import UsageError
 from .._links import compile_patterns
+from .._running import graceful_signals, loop_factory
 from ..sinks._files import check_export_path, export_items
 from ..spiders._pagestore import PAGE_FIELDS, read_pages
 from ..spiders.generic import CrawlResult, GenericCrawl, GenericOptions
@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         options, config=config, db=db, frontier=store.frontier, sinks=[store.sink],
         fresh=args.fresh,
     )
-    result = asyncio.run(_crawl_with_signals(crawl))
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        result = runner.run(_crawl_with_signals(crawl))
     pages = read_pages(db)
     for out in outputs:
         export_items(pages, out, PAGE_FIELDS)
@@ -160,33 +161,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _crawl_with_signals(crawl: GenericCrawl) -> CrawlResult:
     """Run the crawl; the first Ctrl-C/SIGTERM stops it gracefully, a second at once."""
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    presses = 0
-
-    def on_signal(name: str) -> None:
-        nonlocal presses
-        presses += 1
-        if presses == 1:
-            console.print(f"{name}: finishing requests in flight (again to quit at once)")
-            crawl.stop(f"{name} received")
-        elif main is not None:
-            main.cancel()
-
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig.name)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
-            pass
-    try:
+    with graceful_signals(crawl.stop):
         return await crawl.crawl()
-    except asyncio.CancelledError:
-        raise KeyboardInterrupt from None
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
 
 
 def print_result(result: CrawlResult) -> None:

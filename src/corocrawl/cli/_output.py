@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .._config import CrawlConfig
-from .._crawler import Crawler, _loop_factory
+from .._crawler import Crawler
 from .._politeness import HostPolicy
 from .._posters import PosterReport, PosterResult, download_posters
 from .._progress import (
@@ -26,6 +26,7 @@ from .._progress import (
     summary_from_stats,
 )
 from .._progress import print_summary as summary_print
+from .._running import loop_factory
 from .._stats import CrawlStats
 from ..frontier import FrontierCounts, MemoryFrontier
 
@@ -47,7 +48,7 @@ def run_crawler(crawler: Crawler, *, quiet: bool, log_json: str | None = None) -
                 start_urls=[r.url for r in crawler.start_requests],
                 config=dataclasses.asdict(crawler.config),
             )
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             stats = runner.run(_crawl_with_progress(crawler, quiet=quiet))
         if events is not None:
             events.finish(summary_from_stats(stats))
@@ -74,7 +75,7 @@ async def _crawl_with_progress(crawler: Crawler, *, quiet: bool) -> CrawlStats:
     async with progress:
         try:
             # The crawler's own signal handling: the first Ctrl-C stops gracefully.
-            return await crawler._crawl_with_signals()
+            return await crawler.crawl(handle_signals=True)
         finally:
             running = False
 
