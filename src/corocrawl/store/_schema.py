@@ -153,10 +153,10 @@ def _wipe(conn: sqlite3.Connection, path: Path, version: int | None) -> None:
     if version == SCHEMA_VERSION:
         counts = dict(conn.execute("SELECT state, n FROM counts").fetchall())
         items = conn.execute("SELECT count(*) FROM items").fetchone()[0]
-        log.warning("--fresh: starting over; removed %d requests and %d items from %s",
+        log.warning("starting over: removed %d requests and %d items from %s",
                     sum(counts.values()), items, path)
     else:
-        log.warning("--fresh: starting over; removed a crawl in storage format %s from %s",
+        log.warning("starting over: removed a crawl in storage format %s from %s",
                     version, path)
     for table in _TABLES:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
