@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from .._politeness import HostPolicy, HostRule, HostSlots, Slot
+from .._politeness import HostPolicy, HostRule, HostSlots, Pacer, Slot
 from . import _scripts
 from ._link import DEFAULT_CRAWL_NAME, CrawlKeys, RedisLink
 
@@ -185,8 +185,10 @@ class SharedSlot(Slot):
 
     __slots__ = ("_rule", "_shared")
 
-    def __init__(self, host: str, rule: HostRule, shared: RedisHostSlots) -> None:
-        super().__init__(host, HostRule(rule.per_host, 0.0, rule.jitter))
+    def __init__(
+        self, host: str, rule: HostRule, shared: RedisHostSlots, pacer: Pacer | None = None
+    ) -> None:
+        super().__init__(host, HostRule(rule.per_host, 0.0, rule.jitter), pacer)
         self._rule = rule
         self._shared = shared
 
@@ -206,14 +208,18 @@ class SharedHostSlots(HostSlots):
     """Drop-in for the engine's ``HostSlots`` that enforces politeness in Redis."""
 
     def __init__(
-        self, default: HostRule, policy: HostPolicy | None, shared: RedisHostSlots
+        self,
+        default: HostRule,
+        policy: HostPolicy | None,
+        shared: RedisHostSlots,
+        pacer: Pacer | None = None,
     ) -> None:
-        super().__init__(default, policy)
+        super().__init__(default, policy, pacer)
         self.shared = shared
 
     def get(self, host: str) -> Slot:
         slot = self._slots.get(host)
         if slot is None:
             rule = (self.policy(host) if self.policy else None) or self.default
-            slot = self._slots[host] = SharedSlot(host, rule, self.shared)
+            slot = self._slots[host] = SharedSlot(host, rule, self.shared, self.pacer)
         return slot

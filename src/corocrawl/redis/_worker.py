@@ -12,15 +12,15 @@ import argparse
 import asyncio
 import importlib
 import logging
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._crawler import Crawler, _loop_factory
+from .._crawler import Crawler
 from .._engine import Engine
 from .._exceptions import StoreLocked
 from .._politeness import HostRule
+from .._running import graceful_signals, loop_factory
 from .._stats import CrawlStats
 from ..sinks._base import ItemSink, KeyedItem
 from ._frontier import RedisFrontier, new_worker_id
@@ -122,17 +122,30 @@ async def crawl_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
         callbacks=crawler.callbacks,
         default_callback=crawler.default_callback,
         slots=SharedHostSlots(
-            HostRule(cfg.per_host, cfg.delay, cfg.jitter), crawler.host_policy, shared
+            HostRule(cfg.per_host, cfg.delay, cfg.jitter),
+            crawler.host_policy,
+            shared,
+            crawler.pacer,
         ),
         item_key=crawler.item_key,
         handle_http_errors=crawler.handle_http_errors,
         stats=crawler.stats,
+        on_failure=crawler.on_failure,
     )
+    # What Crawler.crawl() does around its engine, with the shared slots
+    # (see docs/distributed.md: a Crawler(host_slots=...) hook would remove this).
     crawler._engine = engine  # so crawler.stop() reaches this engine
+    timer = None
+    if cfg.max_time is not None:
+        timer = asyncio.get_running_loop().call_later(
+            cfg.max_time, engine.stop, f"max_time={cfg.max_time}s reached"
+        )
     await shared.open()
     try:
         stats = await engine.run(crawler.start_requests)
     finally:
+        if timer is not None:
+            timer.cancel()
         crawler._engine = None
         await shared.close()
     if options.collect_db or options.collect_out:
@@ -198,23 +211,16 @@ class _WaitForLock:
 
 
 def run_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
-    """``crawler.run()`` for a shared crawl: first Ctrl-C/SIGTERM stops gracefully."""
+    """``crawler.run()`` for a shared crawl.
+
+    The first Ctrl-C/SIGTERM stops gracefully (unsettled leases go back at
+    once), a second one at once (the leases then expire after lease_seconds).
+    """
     require_redis()
 
     async def main() -> CrawlStats:
-        loop = asyncio.get_running_loop()
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, crawler.stop, f"{sig.name} received")
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError):  # not the main thread / Windows
-                pass
-        try:
+        with graceful_signals(crawler.stop):
             return await crawl_shared(crawler, options)
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
 
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(main())
