@@ -97,7 +97,7 @@ async def test_collect_is_idempotent_and_concurrent_safe(redis_url: str, tmp_pat
 
 
 async def test_status_reports_queue_and_workers(redis_url: str) -> None:
-    frontier = RedisFrontier(redis_url, "st", lease_seconds=5)
+    frontier = RedisFrontier(redis_url, "st", lease_seconds=5, prefetch=4)
     await frontier.open()
     try:
         await frontier.add([Request(f"http://127.0.0.1:9/{i}") for i in range(5)])
