@@ -6,7 +6,8 @@
     python bench/bench_redis.py workers --workers 1 2 4 --pages 3000
 
 It starts Debian's redis-server on a free loopback port in a temp dir (or uses
---redis URL) and a douban-shaped site with per-page latency in a subprocess.
+--redis URL) and the replica (`corocrawl serve-demo`, with per-page latency) in a
+subprocess; the workers run the douban spider.
 Every process it starts is stopped by PID before it exits.
 """
 
@@ -16,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
 import shutil
 import signal
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,13 @@ SRC = HERE.parent / "src"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
-from corocrawl import Crawler, Request, Response  # noqa: E402
+from corocrawl import CrawlConfig, Crawler, Request  # noqa: E402
 from corocrawl.frontier import MemoryFrontier, Outcome  # noqa: E402
 from corocrawl.redis import RedisFrontier, RedisOptions, run_shared  # noqa: E402
 from corocrawl.redis._frontier import DEDUP_FIELD_BYTES, dedup_bits  # noqa: E402
 from corocrawl.redis._link import CrawlKeys, RedisLink  # noqa: E402
+from corocrawl.spiders.douban import BROWSER_USER_AGENT, build_crawler  # noqa: E402
+from corocrawl.store import SqliteStore  # noqa: E402
 
 
 def free_port() -> int:
@@ -198,14 +200,18 @@ async def bench_overhead(url: str, requests: int) -> dict[str, Any]:
     await flush(url)
     rtt = await ping_rtt(url)
     memory = await churn(MemoryFrontier(), requests, 32)
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = await churn(SqliteStore(f"{tmp}/churn.db", fresh=True).frontier, requests, 32)
     redis1 = await churn(RedisFrontier(url, "bench-o1", prefetch=1), requests, 32)
     redis16 = await churn(RedisFrontier(url, "bench-o16", prefetch=16), requests, 32)
     return {
         "requests": requests,
         "memory_us_per_request": round(memory * 1e6, 1),
+        "sqlite_us_per_request": round(sqlite * 1e6, 1),
         "redis_prefetch1_us_per_request": round(redis1 * 1e6, 1),
         "redis_prefetch16_us_per_request": round(redis16 * 1e6, 1),
         "redis_overhead_us_per_request(prefetch 16)": round((redis16 - memory) * 1e6, 1),
+        "redis_minus_sqlite_us_per_request(prefetch 16)": round((redis16 - sqlite) * 1e6, 1),
         "ping_round_trip_us": round(rtt * 1e6, 1),
         "overhead_in_round_trips(prefetch 16)": round((redis16 - memory) / rtt, 2),
         "load_average_1min": round(os.getloadavg()[0], 2),
@@ -215,76 +221,28 @@ async def bench_overhead(url: str, requests: int) -> dict[str, Any]:
 # -- pages/s with N worker processes ----------------------------------------------------------
 
 
-def build_spider(site: str, **settings: Any) -> Crawler:
-    crawler = Crawler(item_key="subject_id", **settings)
-
-    @crawler.start(f"{site}/later/0/")
-    async def listing(resp: Response) -> AsyncIterator[Request | dict[str, Any]]:
-        for node in resp.css("#showing-soon .item h3 a"):
-            href = node.attrs["href"] or ""
-            yield {"subject_id": href.strip("/").rsplit("/", 1)[-1], "name": node.text()}
-            yield resp.follow(href, detail)
-        for nxt in resp.css("a.next"):
-            yield resp.follow(nxt.attrs["href"] or "", listing)
-
-    @crawler.handler
-    async def detail(resp: Response) -> AsyncIterator[dict[str, Any]]:
-        img = resp.css_first("#mainpic img")
-        yield {
-            "subject_id": resp.url.strip("/").rsplit("/", 1)[-1],
-            "poster_url": resp.urljoin(img.attrs["src"] or "") if img else None,
-        }
-
-    return crawler
-
-
-def serve_site(port: int, lists: int, per_list: int, latency: float) -> None:
-    """The douban-shaped site (list pages of ``per_list`` subjects) until SIGTERM."""
-    from aiohttp import web
-
-    async def listing(request: web.Request) -> web.Response:
-        await asyncio.sleep(latency)
-        n = int(request.match_info["n"])
-        items = "".join(
-            f'<div class="item"><h3><a href="/subject/{s}/">Movie {s}</a></h3></div>'
-            for s in range(n * per_list, (n + 1) * per_list)
-        )
-        pager = "".join(
-            f'<a class="next" href="/later/{k}/">{k}</a>' for k in range(n + 1, min(n + 6, lists))
-        )
-        return web.Response(
-            text=f'<html><div id="showing-soon">{items}</div>{pager}</html>',
-            content_type="text/html",
-        )
-
-    async def subject(request: web.Request) -> web.Response:
-        await asyncio.sleep(latency)
-        sid = request.match_info["sid"]
-        return web.Response(
-            text=f'<html><div id="mainpic"><img src="/img/p{sid}.jpg"></div></html>',
-            content_type="text/html",
-        )
-
-    app = web.Application()
-    app.router.add_get("/later/{n}/", listing)
-    app.router.add_get("/subject/{sid}/", subject)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+def build_spider(start: str, **settings: Any) -> Crawler:
+    """The flagship douban spider against the replica (no douban-host politeness)."""
+    config = CrawlConfig(user_agent=BROWSER_USER_AGENT, **settings)
+    return build_crawler([start], config=config, polite_to_douban=False)
 
 
 @contextlib.contextmanager
-def site_process(pages: int, latency: float) -> Iterator[tuple[str, int]]:
-    per_list = 29
-    lists = max(1, math.ceil(pages / (per_list + 1)))
+def replica_process(movies: int, latency: float) -> Iterator[tuple[str, int]]:
+    """``corocrawl serve-demo`` in a subprocess: the list page URL and the page count."""
     port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
     proc = subprocess.Popen(
-        [sys.executable, __file__, "_serve", str(port), str(lists), str(per_list), str(latency)]
-    )
+        [sys.executable, "-m", "corocrawl", "serve-demo", "--port", str(port),
+         "--movies", str(movies), "--latency", f"{latency}-{latency}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        for _ in range(500):
+        for _ in range(1000):
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
                 break
             time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}", lists * (per_list + 1)
+        yield f"http://127.0.0.1:{port}/cinema/later/beijing/", movies + 1
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
@@ -319,34 +277,43 @@ def run_workers(url: str, site: str, workers: int, concurrency: int, per_host: i
     return max(s["finished"] for s in spans) - min(s["started"] for s in spans)
 
 
-def run_in_memory(site: str, concurrency: int, per_host: int) -> tuple[float, int]:
-    crawler = build_spider(site, concurrency=concurrency, per_host=per_host)
+def run_in_process(start: str, concurrency: int, per_host: int, store: str | None) -> float:
+    """Seconds one process takes, in memory (``store=None``) or on a SQLite store file."""
+    crawler = build_spider(start, concurrency=concurrency, per_host=per_host)
+    if store is not None:
+        sqlite = SqliteStore(store, fresh=True, item_key="subject_id")
+        crawler.frontier = sqlite.frontier
+        crawler.sinks = [sqlite.sink]
     stats = crawler.run(handle_signals=False)
     assert stats.finished is not None
-    return stats.finished - stats.started, stats.pages
+    return stats.finished - stats.started
 
 
 def bench_workers(
     url: str, counts: list[int], pages: int, latency: float, concurrency: int, per_host: int
 ) -> dict[str, Any]:
-    result: dict[str, Any] = {"latency_s": latency, "concurrency_per_worker": concurrency,
-                              "per_host_cap_across_workers": per_host}  # fmt: skip
-    with site_process(pages, latency) as (site, total):
+    result: dict[str, Any] = {
+        "latency_s": latency,
+        "concurrency_per_worker": concurrency,
+        "per_host_cap_across_workers": per_host,
+        "cpus": os.cpu_count(),
+    }
+    with replica_process(pages - 1, latency) as (start, total):
         result["pages"] = total
-        seconds, crawled = run_in_memory(site, concurrency, per_host)
-        assert crawled == total, (crawled, total)
-        result["in_memory_1_process_pages_per_s"] = round(total / seconds)
+        result["in_memory_1_process_pages_per_s"] = round(
+            total / run_in_process(start, concurrency, per_host, None)
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            seconds = run_in_process(start, concurrency, per_host, f"{tmp}/bench.db")
+        result["sqlite_1_process_pages_per_s"] = round(total / seconds)
         for n in counts:
-            seconds = run_workers(url, site, n, concurrency, per_host)
+            seconds = run_workers(url, start, n, concurrency, per_host)
             result[f"redis_{n}_workers_pages_per_s"] = round(total / seconds)
+    result["load_average_1min"] = round(os.getloadavg()[0], 2)
     return result
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "_serve":
-        port, lists, per_list, latency = sys.argv[2:6]
-        serve_site(int(port), int(lists), int(per_list), float(latency))
-        return 0
     if len(sys.argv) > 1 and sys.argv[1] == "_worker":
         site, url, concurrency, per_host = sys.argv[2:6]
         crawler = build_spider(site, concurrency=int(concurrency), per_host=int(per_host))
