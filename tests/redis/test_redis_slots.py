@@ -117,3 +117,23 @@ def test_missing_client_gives_one_line_with_the_fix() -> None:
         out
         == f"{MissingExtra.__name__} --redis needs the Redis client: pip install 'corocrawl[redis]'"
     )
+
+
+async def test_wrong_url_fails_in_one_line_not_an_endless_outage() -> None:
+    import socket
+
+    from corocrawl._exceptions import StorageError
+    from corocrawl.redis import RedisFrontier
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    frontier = RedisFrontier(f"redis://127.0.0.1:{port}/0", "nowhere")
+    started = time.monotonic()
+    with pytest.raises(
+        StorageError, match=r"cannot reach Redis at redis://127\.0\.0\.1:.*redis-server"
+    ):
+        async with asyncio.timeout(15):
+            await frontier.open()
+    assert time.monotonic() - started < 8
+    await frontier._link.close()

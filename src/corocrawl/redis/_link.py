@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from .._exceptions import ConfigError, MissingExtra
+from .._exceptions import ConfigError, MissingExtra, StorageError
 
 try:  # the [redis] extra
     import msgpack
@@ -43,6 +43,8 @@ MISSING_EXTRA_MESSAGE = "--redis needs the Redis client: pip install 'corocrawl[
 DEFAULT_CRAWL_NAME = "default"
 
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 2.0
+#: Seconds a link that never reached Redis keeps trying before it gives up.
+_FIRST_CONTACT = 3.0
 
 
 def require_redis() -> None:
@@ -166,6 +168,9 @@ class RedisLink:
         self.url = url
         self.client = client
         self._outage = _OUTAGES.setdefault(url, _Outage())
+        # Until Redis has answered once, failing is a wrong URL or a server that
+        # is not running: say so instead of waiting for an "outage" to end.
+        self._reached = False
 
     @classmethod
     def connect(cls, url: str) -> RedisLink:
@@ -207,18 +212,31 @@ class RedisLink:
         transient = _transient_errors()
         task = asyncio.current_task()
         cancels = task.cancelling() if task is not None else 0
+        first_try = time.monotonic()
         while True:
             try:
                 result = await fn(*args, **kwargs)
             except transient as exc:
                 _reraise_lost_cancel(task, cancels)
-                self._outage.failed(self.url, what, exc)
+                if self._reached or isinstance(exc, redis_errors.BusyLoadingError):
+                    self._outage.failed(self.url, what, exc)
+                else:
+                    self._check_reachable(exc, first_try)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX)
                 continue
             _reraise_lost_cancel(task, cancels)
+            self._reached = True
             self._outage.succeeded(self.url)
             return result
+
+    def _check_reachable(self, exc: BaseException, first_try: float) -> None:
+        """Fail in one line when this link never reached Redis within a few seconds."""
+        if time.monotonic() - first_try >= _FIRST_CONTACT:
+            raise StorageError(
+                f"cannot reach Redis at {self.url} ({exc.__class__.__name__}: {exc}); "
+                "check the URL and that redis-server is running"
+            )
 
 
 def _reraise_lost_cancel(task: asyncio.Task[Any] | None, cancels: int) -> None:
