@@ -52,6 +52,10 @@ def dedup_bits(expected_urls: int) -> int:
     )
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def new_worker_id() -> str:
     """``host:pid:random`` — unique even when a pid is reused."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -332,7 +336,7 @@ class RedisFrontier:
             args=[self.worker_id, self.lease_seconds, self._prefetch],
         )
         for i in range(1, len(reply), 2):
-            rid = reply[i].decode() if isinstance(reply[i], bytes) else str(reply[i])
+            rid = _text(reply[i])
             request = await self._decode(rid, reply[i + 1])
             if request is not None:
                 self._buffer.append((rid, request))
@@ -445,6 +449,10 @@ class RedisFrontier:
                 keys=[k.leased, k.owner],
                 args=[self.worker_id, self.lease_seconds, *rids],
             )
+            # A request settled while the renewal was on its way is no longer
+            # ours and not lost: only those we still hold were taken over.
+            still_held = set(self._held_rids())
+            lost = [rid for rid in lost if _text(rid) in still_held]
             if lost:
                 log.warning(
                     "%d leases expired before renewal (worker stalled > %.0f s); "
