@@ -113,6 +113,8 @@ class Engine:
                 opened.append(sink)
             await self.frontier.add([self._normalise(r) for r in start])
             async with Fetcher(self.config) as fetcher, asyncio.TaskGroup() as group:
+                if self.pool is not None:
+                    group.create_task(self.pool.serve(), name="callback-pool")
                 committer = group.create_task(self._committer(), name="committer")
                 workers = [
                     group.create_task(self._worker(fetcher), name=f"worker-{i}")
@@ -121,6 +123,8 @@ class Engine:
                 await self._wait_for(workers)
                 await self._results.put(None)
                 await committer
+                if self.pool is not None:
+                    self.pool.finish()
         finally:
             self.stats.finish()
             for sink in reversed(opened):
