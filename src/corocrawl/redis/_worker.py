@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._crawler import Crawler
-from .._engine import Engine
 from .._exceptions import StoreLocked
 from .._politeness import HostRule
 from .._running import graceful_signals, loop_factory
@@ -114,39 +113,15 @@ async def crawl_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
         ttl=options.lease_seconds,
         worker_id=worker_id,
     )
-    crawler.stats = CrawlStats()
-    engine = Engine(
-        config=cfg,
-        frontier=frontier,
-        sinks=[RedisSink(options.url, options.crawl_name)],
-        callbacks=crawler.callbacks,
-        default_callback=crawler.default_callback,
-        slots=SharedHostSlots(
-            HostRule(cfg.per_host, cfg.delay, cfg.jitter),
-            crawler.host_policy,
-            shared,
-            crawler.pacer,
-        ),
-        item_key=crawler.item_key,
-        handle_http_errors=crawler.handle_http_errors,
-        stats=crawler.stats,
-        on_failure=crawler.on_failure,
+    crawler.frontier = frontier
+    crawler.sinks = [RedisSink(options.url, options.crawl_name)]
+    crawler.host_slots = SharedHostSlots(
+        HostRule(cfg.per_host, cfg.delay, cfg.jitter), crawler.host_policy, shared, crawler.pacer
     )
-    # What Crawler.crawl() does around its engine, with the shared slots
-    # (see docs/distributed.md: a Crawler(host_slots=...) hook would remove this).
-    crawler._engine = engine  # so crawler.stop() reaches this engine
-    timer = None
-    if cfg.max_time is not None:
-        timer = asyncio.get_running_loop().call_later(
-            cfg.max_time, engine.stop, f"max_time={cfg.max_time}s reached"
-        )
     await shared.open()
     try:
-        stats = await engine.run(crawler.start_requests)
+        stats = await crawler.crawl()
     finally:
-        if timer is not None:
-            timer.cancel()
-        crawler._engine = None
         await shared.close()
     if options.collect_db or options.collect_out:
         await collect(
