@@ -1,0 +1,98 @@
+"""Run one crawler as a child process and measure it: wall time, CPU time, peak RSS.
+
+CPU time comes from ``os.wait4`` on that child (its own and its waited-for children's
+user+system time). Peak RSS is the larger of ``wait4``'s ``ru_maxrss`` (the biggest
+single process) and the peak of the summed ``VmRSS`` of the whole process tree,
+sampled every 20 ms (what a crawl of several processes holds at once).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SAMPLE_EVERY = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one child process cost."""
+
+    returncode: int
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    processes: int  # most processes seen at once in the tree
+    start: float  # time.time() at launch
+    end: float
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children", encoding="ascii") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue  # it exited between the listing and the read
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run(
+    cmd: list[str],
+    *,
+    cwd: Path | None = None,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 3600,
+) -> Usage:
+    """Run ``cmd`` to its end; its output goes to ``log`` (or is discarded)."""
+    out = log.open("wb") if log else subprocess.DEVNULL
+    try:
+        start_wall, start = time.time(), time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        peak_kb = most = 0
+        status, usage = 0, None
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            tree = _tree(proc.pid)
+            most = max(most, len(tree))
+            peak_kb = max(peak_kb, sum(_rss_kb(p) for p in tree))
+            if time.monotonic() - start > timeout:
+                proc.kill()  # our own child, by PID
+            time.sleep(SAMPLE_EVERY)
+        wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it; tell Popen
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]
+    assert usage is not None
+    peak_mb = max(peak_kb, usage.ru_maxrss) / 1024
+    return Usage(
+        returncode=proc.returncode,
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=peak_mb,
+        processes=max(most, 1),
+        start=start_wall,
+        end=time.time(),
+    )
