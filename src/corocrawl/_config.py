@@ -38,6 +38,7 @@ class CrawlConfig:
     max_redirects: int = 10
     max_depth: int | None = None
     max_pages: int | None = None
+    max_time: float | None = None
     allowed_domains: tuple[str, ...] = ()
     user_agent: str = DEFAULT_USER_AGENT
     headers: tuple[tuple[str, str], ...] = ()

@@ -53,6 +53,51 @@ def meta_charset(body: bytes) -> str | None:
     return _normalise(match.group(1).decode("ascii", "replace")) if match else None
 
 
+# East Asian multi-byte encodings, tried strictly when the declared charset lied.
+_MULTIBYTE = ("gb18030", "big5", "shift_jis", "euc_jp", "euc_kr")
+
+
+def _east_asian_share(text: str) -> float:
+    """Share of non-ASCII characters that are CJK ideographs, kana, hangul or CJK punctuation."""
+    non_ascii = 0
+    east_asian = 0
+    for char in text:
+        code = ord(char)
+        if code < 128:
+            continue
+        non_ascii += 1
+        if (0x4E00 <= code <= 0x9FFF or 0x3000 <= code <= 0x30FF or 0xAC00 <= code <= 0xD7AF
+                or 0xFF00 <= code <= 0xFFEF):
+            east_asian += 1
+    return east_asian / non_ascii if non_ascii else 0.0
+
+
+def _multibyte_guess(body: bytes) -> str | None:
+    """The East Asian encoding that decodes ``body`` cleanly into mostly CJK text.
+
+    Statistical detectors misjudge HTML, where markup drowns the text
+    (charset-normalizer calls the real GBK douban page cp1251). A strict decode
+    with a multi-byte encoding is strong evidence, since random bytes rarely
+    form valid sequences; the CJK share breaks ties. Single-byte encodings are
+    left to the detector: they decode anything.
+    """
+    sample = body[:262144]
+    if not any(byte >= 0x80 for byte in sample):
+        return None
+    best: tuple[float, str] | None = None
+    for name in _MULTIBYTE:
+        try:
+            text = sample.decode(name)
+        except UnicodeDecodeError as exc:
+            if exc.start < len(sample) - 4:  # a cut at the sample's end is not evidence
+                continue
+            text = sample[: exc.start].decode(name)
+        share = _east_asian_share(text)
+        if share >= 0.8 and (best is None or share > best[0]):
+            best = (share, name)
+    return best[1] if best else None
+
+
 def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]:
     """Decode ``body``; return ``(text, encoding_used)``.
 
@@ -71,8 +116,10 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]
             return body.decode(candidate), candidate
         except UnicodeDecodeError:
             continue
+    multibyte = _multibyte_guess(body)
+    if multibyte is not None:
+        return body.decode(multibyte), multibyte
     best = charset_normalizer.from_bytes(body[:262144]).best()
-    name = _normalise(best.encoding) if best is not None else None
-    if name is None:
-        name = tried[0] if tried else "utf-8"
+    guessed = _normalise(best.encoding) if best is not None else None
+    name = guessed or (tried[0] if tried else "utf-8")
     return body.decode(name, "replace"), name

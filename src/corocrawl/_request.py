@@ -29,7 +29,9 @@ def parse_url(url: str | URL) -> URL:
     try:
         parsed = url if isinstance(url, URL) else URL(url.strip())
     except (ValueError, TypeError) as exc:
-        raise InvalidURL(f"invalid URL {url!r}: {exc}; give a full URL like https://example.com/") from None
+        raise InvalidURL(
+            f"invalid URL {url!r}: {exc}; give a full URL like https://example.com/"
+        ) from None
     if parsed.scheme not in _CRAWLABLE_SCHEMES or not parsed.host:
         raise InvalidURL(
             f"invalid URL {str(url)!r}: need an absolute http:// or https:// URL "
@@ -45,15 +47,18 @@ def canonical_url(url: URL, *, sort_query: bool = False) -> URL:
     segments resolved, fragment dropped, empty path made ``/``. Query order is kept
     unless ``sort_query``: some sites treat ``?a=1&b=2`` and ``?b=2&a=1`` differently.
     """
-    if url.fragment:
-        url = url.with_fragment(None)
-    if url.explicit_port is not None and url.explicit_port == url.port and url.is_default_port():
-        url = url.with_port(None)
-    if not url.raw_path:
-        url = url.with_path("/")
+    port = url.explicit_port
+    if port is not None and url.is_default_port():
+        port = None
     if sort_query and url.query_string:
-        url = url.with_query(sorted(url.query.items()))
-    return url
+        query = "&".join(f"{k}={v}" for k, v in sorted(url.query.items()))
+        url = url.with_query(query)
+    # Rebuilt rather than edited: yarl's with_port/with_path drop parts or the
+    # trailing "/" of an empty path, and the canonical form must be stable.
+    return URL.build(
+        scheme=url.scheme, user=url.raw_user, password=url.raw_password, host=url.raw_host or "",
+        port=port, path=url.raw_path or "/", query_string=url.raw_query_string, encoded=True,
+    )
 
 
 def fingerprint(method: str, url: str, body: bytes | None = None) -> bytes:
@@ -148,7 +153,9 @@ class Request:
     def from_dict(cls, data: Mapping[str, Any]) -> Request:
         """Rebuild a request from ``to_dict`` output; raise ValueError if malformed."""
         if not isinstance(data, Mapping) or data.get("v") != WIRE_VERSION:
-            raise ValueError(f"not a corocrawl request (wire version {WIRE_VERSION}): {data!r:.200}")
+            raise ValueError(
+                f"not a corocrawl request (wire version {WIRE_VERSION}): {data!r:.200}"
+            )
         url = data.get("url")
         if not isinstance(url, str):
             raise ValueError(f"request without a URL: {data!r:.200}")

@@ -28,7 +28,8 @@ class Response:
     ...     yield resp.follow(node.attrs["href"], detail)
     """
 
-    __slots__ = ("__dict__", "body", "headers", "request", "status", "url")
+    __slots__ = ("__dict__", "body", "elapsed", "headers", "redirects", "request", "status",
+                 "truncated", "url")
 
     def __init__(
         self,
@@ -43,6 +44,12 @@ class Response:
         self.headers = headers
         self.body = body
         self.request = request
+        #: True when the body was cut off at the crawl's ``max_body``.
+        self.truncated = False
+        #: The URLs redirected through before ``url``, in order.
+        self.redirects: tuple[str, ...] = ()
+        #: Seconds from sending the request to reading the whole body.
+        self.elapsed = 0.0
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.url}>"
@@ -125,5 +132,7 @@ class Response:
         except ImportError:
             from ._exceptions import MissingExtra
 
-            raise MissingExtra("resp.soup needs BeautifulSoup: pip install 'corocrawl[soup]'") from None
+            raise MissingExtra(
+                "resp.soup needs BeautifulSoup: pip install 'corocrawl[soup]'"
+            ) from None
         return BeautifulSoup(self.text, "lxml")

@@ -1,5 +1,6 @@
-"""Item sinks: SQLite, JSONL, CSV."""
+"""Item sinks: memory, SQLite, JSONL, CSV."""
 
 from ._base import Item, ItemSink, KeyedItem
+from ._memory import MemorySink
 
-__all__ = ["Item", "ItemSink", "KeyedItem"]
+__all__ = ["Item", "ItemSink", "KeyedItem", "MemorySink"]

@@ -1,0 +1,340 @@
+"""The crawl engine: the lesson's producer/consumer picture, made robust.
+
+    frontier ──lease──> worker × concurrency ──(outcome, items)──> committer
+       ^                 (slot, fetch, callback)                     │
+       └───────────────────────── settle ◄── sinks.write ◄───────────┘
+
+Workers are a fixed pool in one TaskGroup. Each leases a request, waits for
+its host's slot, fetches, runs the callback and hands the result to the
+committer through a bounded queue (back-pressure: a slow disk slows the
+workers instead of growing memory). The committer writes items first and then
+settles the outcomes, so an acknowledged request always has its items stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from yarl import URL
+
+from ._config import CrawlConfig
+from ._exceptions import StorageError, UsageError
+from ._fetcher import Fetcher, FetchError, check_status
+from ._politeness import HostSlots
+from ._request import Request
+from ._response import Response
+from ._stats import CrawlStats
+from .frontier import Frontier, Outcome
+from .sinks import Item, ItemSink, KeyedItem
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Response], Any]
+#: Seconds a worker waits for a request before checking whether the crawl is over.
+_IDLE_POLL = 0.05
+#: The longest Retry-After we wait for; past it the request fails instead.
+_MAX_RETRY_AFTER = 600.0
+
+
+class Engine:
+    """Runs one crawl to completion or until stopped. Built by ``Crawler``."""
+
+    def __init__(
+        self,
+        *,
+        config: CrawlConfig,
+        frontier: Frontier,
+        sinks: Sequence[ItemSink],
+        callbacks: Mapping[str, Callback],
+        default_callback: str | None,
+        slots: HostSlots,
+        item_key: str | Callable[[Item], str | None] | None = None,
+        handle_http_errors: bool = False,
+        stats: CrawlStats | None = None,
+    ) -> None:
+        self.config = config
+        self.frontier = frontier
+        self.sinks = list(sinks)
+        self.callbacks = dict(callbacks)
+        self.default_callback = default_callback
+        self.slots = slots
+        self.item_key = item_key
+        self.handle_http_errors = handle_http_errors
+        self.stats = stats or CrawlStats()
+        self._results: asyncio.Queue[tuple[Outcome, list[KeyedItem]] | None] = asyncio.Queue(
+            maxsize=max(64, config.concurrency * 4)
+        )
+        self._stopping = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._leased = 0
+        self._blocked_hosts: set[str] = set()
+        self._fatal: BaseException | None = None
+
+    # -- control -------------------------------------------------------------
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Stop leasing new requests; in-flight ones finish within ``stop_grace``."""
+        if not self._stopping.is_set():
+            log.info("stopping: %s", reason)
+            self.stats.stop_reason = reason
+            self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run(self, start: Sequence[Request]) -> CrawlStats:
+        """Seed ``start`` (dedup makes re-seeding a resumed crawl a no-op) and crawl."""
+        opened: list[ItemSink] = []
+        await self.frontier.open()
+        try:
+            for sink in self.sinks:
+                await sink.open()
+                opened.append(sink)
+            await self.frontier.add([self._normalise(r) for r in start])
+            async with Fetcher(self.config) as fetcher, asyncio.TaskGroup() as group:
+                committer = group.create_task(self._committer(), name="committer")
+                workers = [
+                    group.create_task(self._worker(fetcher), name=f"worker-{i}")
+                    for i in range(self.config.concurrency)
+                ]
+                await self._wait_for(workers)
+                await self._results.put(None)
+                await committer
+        finally:
+            self.stats.finish()
+            for sink in reversed(opened):
+                await sink.close()
+            await self.frontier.close()
+        if self._fatal is not None:
+            raise self._fatal
+        return self.stats
+
+    async def _wait_for(self, workers: list[asyncio.Task[None]]) -> None:
+        """Wait for the workers; after a stop, give them ``stop_grace`` then cancel."""
+        all_done = asyncio.ensure_future(asyncio.wait(workers))
+        stop_wait = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({all_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if not all_done.done():
+                _, pending = await asyncio.wait(workers, timeout=self.config.stop_grace)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    log.warning("cancelled %d requests still running after %.0f s",
+                                len(pending), self.config.stop_grace)
+                    await asyncio.wait(pending)
+        finally:
+            stop_wait.cancel()
+            all_done.cancel()
+
+    # -- the worker ------------------------------------------------------------
+
+    async def _worker(self, fetcher: Fetcher) -> None:
+        frontier = self.frontier
+        max_pages = self.config.max_pages
+        while not self._stopping.is_set() and not self._finished.is_set():
+            if max_pages is not None and self._leased >= max_pages:
+                break
+            request = await frontier.lease(_IDLE_POLL)
+            if request is None:
+                if self._results.empty() and not await frontier.has_pending():
+                    self._finished.set()
+                continue
+            self._leased += 1
+            self.stats.in_flight += 1
+            try:
+                result = await self._process(fetcher, request)
+            finally:
+                self.stats.in_flight -= 1
+            await self._results.put(result)
+        if max_pages is not None and self._leased >= max_pages:
+            self.stats.stop_reason = self.stats.stop_reason or f"max_pages={max_pages} reached"
+
+    async def _process(self, fetcher: Fetcher, request: Request) -> tuple[Outcome, list[KeyedItem]]:
+        """Fetch one request and run its callback; never raises for a bad page."""
+        host = request.host
+        if host in self._blocked_hosts:
+            return self._fail(request, "blocked", "host blocked us earlier (HTTP 418)"), []
+        slot = self.slots.get(host)
+        self.stats.requests += 1
+        try:
+            async with slot.hold():
+                started = time.monotonic()
+                response = await fetcher.fetch(request)
+                response.elapsed = time.monotonic() - started
+            self.stats.record_response(host, response.status, response.elapsed,
+                                       len(response.body))
+            if not self.handle_http_errors:
+                check_status(response)
+        except FetchError as exc:
+            return self._fetch_failed(request, exc, slot), []
+        return await self._handle(request, response)
+
+    def _fetch_failed(self, request: Request, exc: FetchError, slot: Any) -> Outcome:
+        if exc.status == 418:
+            self._blocked_hosts.add(request.host)
+        if exc.retry_after is not None and exc.status in (429, 503):
+            slot.pause(min(exc.retry_after, _MAX_RETRY_AFTER))
+        if exc.retryable and request.attempt < self.config.retries:
+            if exc.retry_after is not None and exc.retry_after > _MAX_RETRY_AFTER:
+                return self._fail(request, exc.kind, f"{exc.message}; Retry-After "
+                                  f"{exc.retry_after:.0f}s is too long")
+            request.attempt += 1
+            request.not_before = time.time() + self._backoff(request.attempt, exc.retry_after)
+            self.stats.retries += 1
+            log.debug("retry %d of %s after %s", request.attempt, request.url, exc.kind)
+            return Outcome(request, "retry", error=f"{exc.kind}: {exc.message}")
+        return self._fail(request, exc.kind, exc.message)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with full jitter; Retry-After wins when the server gives one."""
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _fail(self, request: Request, kind: str, message: str) -> Outcome:
+        self.stats.failed += 1
+        self.stats.record_error(request.url, kind, message)
+        return Outcome(request, "failed", error=f"{kind}: {message}")
+
+    async def _handle(
+        self, request: Request, response: Response
+    ) -> tuple[Outcome, list[KeyedItem]]:
+        name = request.callback_name or self.default_callback
+        callback = self.callbacks.get(name) if name else None
+        if callback is None:
+            self._fatal = UsageError(
+                f"no callback named {name!r} is registered: decorate it with @crawler.handler"
+            )
+            self.stop("unknown callback")
+            return self._fail(request, "callback", f"unknown callback {name!r}"), []
+        self.stats.pages += 1
+        children: list[Request] = []
+        items: list[KeyedItem] = []
+        error: str | None = None
+        try:
+            await self._collect(callback(response), request, children, items)
+        except UsageError as exc:  # a bad selector: the user's code, not the page
+            self._fatal = exc
+            self.stop(str(exc))
+            error = f"callback: {exc}"
+        except Exception as exc:
+            # Like gather(return_exceptions=True): one bad page must not end the
+            # crawl. What the callback yielded before failing is kept.
+            log.debug("callback %s failed on %s", name, request.url, exc_info=True)
+            error = f"callback: {type(exc).__name__}: {exc}"
+            self.stats.record_error(request.url, "callback", f"{type(exc).__name__}: {exc}")
+        self.stats.items += len(items)
+        outcome = Outcome(request, "done", children=children, error=error)
+        return outcome, items
+
+    async def _collect(self, result: Any, request: Request, children: list[Request],
+                       items: list[KeyedItem]) -> None:
+        if inspect.isasyncgen(result):
+            async for value in result:
+                self._accept(value, request, children, items)
+            return
+        if inspect.isawaitable(result):
+            result = await result
+        if result is None:
+            return
+        if isinstance(result, Request | dict):
+            result = (result,)
+        for value in result:
+            self._accept(value, request, children, items)
+
+    def _accept(self, value: Any, request: Request, children: list[Request],
+                items: list[KeyedItem]) -> None:
+        if isinstance(value, Request):
+            child = self._normalise(value)
+            if self._in_scope(child):
+                children.append(child)
+        elif isinstance(value, dict):
+            items.append((self._key(value, request, len(items)), value))
+        elif value is not None:
+            raise TypeError(f"a callback yielded {type(value).__name__}; yield Request or dict")
+
+    def _normalise(self, request: Request) -> Request:
+        """Replace a callback function by its registered name (names travel to disk/Redis)."""
+        callback = request.callback
+        if callback is not None and not isinstance(callback, str):
+            name = callback.__name__
+            known = self.callbacks.setdefault(name, callback)
+            if known is not callback:
+                raise UsageError(f"two different callbacks are named {name!r}; rename one")
+            request.callback = name
+        return request
+
+    def _in_scope(self, request: Request) -> bool:
+        cfg = self.config
+        if cfg.max_depth is not None and request.depth > cfg.max_depth:
+            self.stats.dropped["max_depth"] += 1
+            return False
+        if cfg.allowed_domains:
+            host = URL(request.url).host or ""
+            if not any(host == d or host.endswith("." + d) for d in cfg.allowed_domains):
+                self.stats.dropped["offsite"] += 1
+                return False
+        return True
+
+    def _key(self, item: Item, request: Request, index: int) -> str:
+        key: str | None = None
+        if callable(self.item_key):
+            key = self.item_key(item)
+        elif self.item_key is not None and item.get(self.item_key) is not None:
+            key = str(item[self.item_key])
+        # Without a key, the page and the item's position identify it: a page
+        # fetched again yields the same keys, so the sink still upserts.
+        return key if key is not None else f"{request.fingerprint.hex()}:{index}"
+
+    # -- the committer ---------------------------------------------------------
+
+    async def _committer(self) -> None:
+        """Batch results: store items, then acknowledge their requests."""
+        cfg = self.config
+        closing = False
+        while not closing:
+            first = await self._results.get()
+            if first is None:
+                break
+            batch = [first]
+            deadline = time.monotonic() + cfg.commit_interval
+            while len(batch) < cfg.commit_batch:
+                try:
+                    nxt = self._results.get_nowait()
+                except asyncio.QueueEmpty:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        async with asyncio.timeout(remaining):
+                            nxt = await self._results.get()
+                    except TimeoutError:
+                        break
+                if nxt is None:
+                    closing = True
+                    break
+                batch.append(nxt)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Outcome, list[KeyedItem]]]) -> None:
+        if self._fatal is not None and isinstance(self._fatal, StorageError):
+            return  # storage is broken: acknowledge nothing more; a rerun refetches these
+        items = [item for _, batch_items in batch for item in batch_items]
+        try:
+            if items:
+                for sink in self.sinks:
+                    await sink.write(items)
+            await self.frontier.settle([outcome for outcome, _ in batch])
+        except StorageError as exc:
+            # Nothing is acknowledged that was not stored: stop, report at the end.
+            self._fatal = exc
+            self.stop(str(exc))

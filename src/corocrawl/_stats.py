@@ -1,0 +1,98 @@
+"""What a crawl did: counters, recorded errors and timings."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+#: How many errors are kept with their URL; past this only the counts grow.
+MAX_RECORDED_ERRORS = 1000
+
+
+@dataclass(slots=True, frozen=True)
+class CrawlError:
+    """One failed request or callback: where, what kind, and why."""
+
+    url: str
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message} ({self.url})"
+
+
+@dataclass(slots=True)
+class HostTiming:
+    requests: int = 0
+    seconds: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        return self.seconds / self.requests if self.requests else 0.0
+
+
+@dataclass(slots=True)
+class CrawlStats:
+    """Counters of one crawl. The engine updates it; progress displays read it.
+
+    ``pages`` counts responses handed to callbacks; ``requests`` counts every
+    fetch attempt, retries included.
+    """
+
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    requests: int = 0
+    pages: int = 0
+    items: int = 0
+    retries: int = 0
+    failed: int = 0
+    bytes: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    errors: list[CrawlError] = field(default_factory=list)
+    hosts: defaultdict[str, HostTiming] = field(default_factory=lambda: defaultdict(HostTiming))
+    in_flight: int = 0
+    queued: int | None = None
+    stop_reason: str | None = None
+    _monotonic_start: float = field(default_factory=time.monotonic, repr=False)
+    _monotonic_end: float | None = field(default=None, repr=False)
+
+    def record_error(self, url: str, kind: str, message: str) -> None:
+        self.error_kinds[kind] += 1
+        if len(self.errors) < MAX_RECORDED_ERRORS:
+            self.errors.append(CrawlError(url, kind, message))
+
+    def record_response(self, host: str, status: int, seconds: float, size: int) -> None:
+        self.statuses[status] += 1
+        self.bytes += size
+        timing = self.hosts[host]
+        timing.requests += 1
+        timing.seconds += seconds
+
+    def finish(self) -> None:
+        self.finished = time.time()
+        self._monotonic_end = time.monotonic()
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.error_kinds.values())
+
+    @property
+    def wall_time(self) -> float:
+        end = self._monotonic_end if self._monotonic_end is not None else time.monotonic()
+        return end - self._monotonic_start
+
+    @property
+    def pages_per_second(self) -> float:
+        wall = self.wall_time
+        return self.pages / wall if wall > 0 else 0.0
+
+    def summary_line(self) -> str:
+        """One line for the end of a crawl, e.g. for the CLI."""
+        return (
+            f"{self.pages} pages, {self.items} items, {self.error_count} errors, "
+            f"{self.retries} retries in {self.wall_time:.2f} s "
+            f"({self.pages_per_second:.1f} pages/s)"
+        )

@@ -1,0 +1,120 @@
+"""``corocrawl douban``: crawl douban's upcoming movies, live or from a mirror."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Sequence
+
+from .._config import CrawlConfig
+from .._exceptions import BlockedError, UsageError
+from .._request import parse_url
+from .._stats import CrawlStats
+from ..sinks._files import check_export_path, export_items
+from ..spiders.douban import BROWSER_USER_AGENT, FIELDS, build_crawler, complete, list_url
+from ..store import SqliteStore
+from ._options import add_crawl_options, check_db_path, config_from_args
+from ._output import print_movies, print_summary, run_crawler
+
+EXAMPLES = """examples:
+  corocrawl douban --city shanghai -o movies.jsonl -o movies.csv
+  corocrawl douban --start-url http://127.0.0.1:8080/cinema/later/beijing/ --concurrency 64
+  corocrawl douban --user-agent "Mozilla/5.0 ..." --delay 3     # if douban answers 418
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "douban",
+        help="crawl douban's upcoming movies (即将上映) with posters",
+        description="Crawl douban's upcoming-movies list and every movie's detail page for "
+        "its full-size poster. Items land in the SQLite --db; -o exports them.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--city", default="beijing", help="city slug of the live list page (default beijing)"
+    )
+    parser.add_argument(
+        "--start-url",
+        action="append",
+        dest="start_urls",
+        metavar="URL",
+        help="a list page to start from instead (a mirror); repeatable",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="export items to FILE (.jsonl or .csv); repeatable",
+    )
+    parser.add_argument(
+        "--db",
+        default="corocrawl.db",
+        metavar="PATH",
+        help="SQLite file for the crawl's state and items (default corocrawl.db)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="forget the stored crawl in --db and start over"
+    )
+    parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
+    add_crawl_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    start_urls = args.start_urls or [list_url(args.city)]
+    return crawl_douban(args, start_urls)
+
+
+def crawl_douban(
+    args: argparse.Namespace, start_urls: Sequence[str], *, fresh: bool | None = None
+) -> int:
+    """Crawl ``start_urls`` into ``args.db``, export, print; return the exit code."""
+    start_urls = [str(parse_url(url)) for url in start_urls]
+    outputs = [check_export_path(out) for out in args.output]
+    db = check_db_path(args.db)
+    config = config_from_args(args, CrawlConfig(user_agent=BROWSER_USER_AGENT))
+    # Flags override the polite defaults for douban's own hosts.
+    polite = args.per_host is None and args.delay is None
+    store = SqliteStore(db, fresh=args.fresh if fresh is None else fresh, item_key="subject_id")
+    crawler = build_crawler(
+        start_urls,
+        config=config,
+        frontier=store.frontier,
+        sinks=[store.sink],
+        today=args.today,
+        polite_to_douban=polite,
+    )
+    stats = run_crawler(crawler, quiet=args.quiet)
+    items = [complete(item) for item in store.iter_items()]
+    for out in outputs:
+        export_items(items, out, FIELDS)
+    if not args.quiet:
+        print_movies(items)
+        print_summary(stats, exports=outputs, db=db)
+    return _exit_code(stats, start_urls, items)
+
+
+def _exit_code(stats: CrawlStats, start_urls: Sequence[str], items: Sequence[object]) -> int:
+    """0 if the crawl got somewhere; explain the common ways it gets nowhere."""
+    if stats.pages > 0 or (items and not stats.error_count):
+        return 0
+    starts = set(start_urls)
+    for error in stats.errors:
+        if error.kind == "blocked":
+            raise BlockedError(
+                f"{error.url} refused us as a bot ({error.message.split(':')[0]}): send a browser "
+                "User-Agent with --user-agent and slow down with --delay 3"
+            )
+        if error.url in starts and error.kind == "http_404":
+            raise UsageError(
+                f"no such list page {error.url} (HTTP 404): check --city or --start-url"
+            )
+        if error.url in starts and error.kind in ("connect", "timeout", "disconnect"):
+            raise UsageError(
+                f"cannot reach {error.url}: {error.message}; check the URL and that the site is up"
+            )
+    return 1

@@ -1,0 +1,82 @@
+"""Options shared by the crawling commands, and turning them into a CrawlConfig."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .._config import CrawlConfig, Timeouts
+from .._exceptions import UsageError
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be zero or more seconds")
+    return value
+
+
+def add_crawl_options(parser: argparse.ArgumentParser) -> None:
+    """Concurrency, politeness, retries and limits: the engine's knobs."""
+    group = parser.add_argument_group("crawl")
+    group.add_argument("--concurrency", type=positive_int, metavar="N",
+                       help="requests in flight at once, all hosts (default 32)")
+    group.add_argument("--per-host", type=positive_int, metavar="N",
+                       help="requests in flight at once to one host (default 8)")
+    group.add_argument("--delay", type=seconds, metavar="SECONDS",
+                       help="minimum time between requests to one host, with jitter")
+    group.add_argument("--user-agent", metavar="UA", help="the User-Agent header to send")
+    group.add_argument("--retries", type=int, metavar="N",
+                       help="retries on timeouts, connection errors, 5xx and 429 (default 3)")
+    group.add_argument("--timeout", type=seconds, metavar="SECONDS",
+                       help="total time limit of one request (default 60)")
+    group.add_argument("--max-pages", type=positive_int, metavar="N",
+                       help="stop after fetching N pages")
+    group.add_argument("--max-time", type=seconds, metavar="SECONDS",
+                       help="stop gracefully after this long")
+    group.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
+def config_from_args(args: argparse.Namespace, base: CrawlConfig) -> CrawlConfig:
+    """``base`` with every crawl option the user gave applied on top."""
+    changes: dict[str, object] = {}
+    for name in ("concurrency", "per_host", "delay", "user_agent", "retries", "max_pages",
+                 "max_time"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if getattr(args, "timeout", None) is not None:
+        total = args.timeout
+        changes["timeouts"] = Timeouts(connect=min(10.0, total), read=total, total=total)
+    if args.retries is not None and args.retries < 0:
+        raise UsageError(f"--retries must be 0 or more, got {args.retries}")
+    import dataclasses
+
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def check_db_path(text: str) -> Path:
+    """Fail before crawling when the database cannot be created where asked."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise UsageError(f"--db {text}: is a directory; give a file path like crawl.db")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--db {text}: folder {parent} does not exist; create it or pick another")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--db {text}: not writable; pick a path you can write to")
+    return path

@@ -1,0 +1,62 @@
+"""URLs, fingerprints and the wire form of requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from corocrawl import Request
+from corocrawl._exceptions import InvalidURL
+from corocrawl._request import canonical_url, parse_url
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("HTTP://Example.COM:80/a/./b/../c#frag", "http://example.com/a/c"),
+        ("https://example.com:443", "https://example.com/"),
+        ("https://example.com:8443/x?b=2&a=1", "https://example.com:8443/x?b=2&a=1"),
+        ("http://example.com/%7Euser/", "http://example.com/~user/"),
+    ],
+)
+def test_canonical_forms(raw: str, canonical: str) -> None:
+    assert str(parse_url(raw)) == canonical
+
+
+def test_sort_query_is_opt_in() -> None:
+    url = parse_url("http://example.com/?b=2&a=1")
+    assert str(canonical_url(url, sort_query=True)) == "http://example.com/?a=1&b=2"
+
+
+@pytest.mark.parametrize("bad", ["", "example.com", "ftp://example.com/", "http://", "/relative"])
+def test_bad_urls_say_what_to_do(bad: str) -> None:
+    with pytest.raises(InvalidURL, match=r"https://example\.com/"):
+        parse_url(bad)
+
+
+def test_fingerprint_ignores_nothing_that_matters() -> None:
+    a = Request(str(parse_url("http://example.com/a#x")))
+    b = Request(str(parse_url("HTTP://EXAMPLE.com:80/a")))
+    c = Request(str(parse_url("http://example.com/a")), method="POST")
+    assert a.fingerprint == b.fingerprint != c.fingerprint
+    assert len(a.fingerprint) == 16
+
+
+def test_wire_round_trip_names_the_callback() -> None:
+    async def detail(resp: object) -> None:
+        return None
+
+    req = Request("http://example.com/", detail, meta={"id": "1"}, depth=2, priority=1,
+                  attempt=1, not_before=5.0, referrer="http://example.com/list")
+    data = req.to_dict()
+    assert data["cb"] == "detail"
+    back = Request.from_dict(data)
+    assert (back.url, back.callback, back.meta, back.depth, back.priority, back.attempt,
+            back.not_before, back.referrer) == (req.url, "detail", {"id": "1"}, 2, 1, 1, 5.0,
+                                                 req.referrer)
+    assert back.fingerprint == req.fingerprint
+
+
+@pytest.mark.parametrize("junk", [{}, {"v": 99, "url": "x"}, {"v": 1}, "not a dict"])
+def test_malformed_wire_data_is_rejected(junk: object) -> None:
+    with pytest.raises(ValueError):
+        Request.from_dict(junk)  # type: ignore[arg-type]
