@@ -50,3 +50,21 @@ def write_items(path: Path, items: list[dict[str, str]]) -> None:
         for item in items:
             f.write(json.dumps(item, ensure_ascii=False))
             f.write("\n")
+
+
+def run_shards(args: argparse.Namespace, script: str) -> None:
+    """Run ``script`` ``--processes`` times, each on its share of the list pages; join the items."""
+    import subprocess
+    import sys
+
+    n = args.processes
+    outs = [args.out.with_suffix(f".{i}.jsonl") for i in range(n)]
+    cmd = [sys.executable, script, "--base", args.base, "--lists", str(args.lists)]
+    cmd += ["--concurrency", str(args.concurrency), "--variant", args.variant]
+    procs = [subprocess.Popen([*cmd, "--out", str(o), "--shard", f"{i}/{n}"]) for i, o in enumerate(outs)]
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        sys.exit(f"a shard failed: exit codes {codes}")
+    args.out.write_text("".join(o.read_text(encoding="utf-8") for o in outs), encoding="utf-8")
+    for o in outs:
+        o.unlink()

@@ -6,12 +6,8 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-from pathlib import Path
-
 import aiohttp
-from _common import list_item, list_urls, parse_args, write_items
+from _common import list_item, list_urls, parse_args, run_shards, write_items
 from selectolax.lexbor import LexborHTMLParser
 from yarl import URL
 
@@ -57,16 +53,7 @@ async def crawl(starts: list[str], concurrency: int) -> list[dict[str, str]]:
 def main() -> None:
     args = parse_args(__doc__)
     if args.processes > 1:
-        n = args.processes
-        outs = [args.out.with_suffix(f".{i}.jsonl") for i in range(n)]
-        base = [sys.executable, __file__, "--base", args.base, "--lists", str(args.lists)]
-        base += ["--concurrency", str(args.concurrency)]
-        procs = [subprocess.Popen([*base, "--out", str(o), "--shard", f"{i}/{n}"]) for i, o in enumerate(outs)]
-        if any(p.wait() for p in procs):
-            sys.exit("a shard failed")
-        args.out.write_text("".join(o.read_text(encoding="utf-8") for o in outs), encoding="utf-8")
-        for o in outs:
-            Path(o).unlink()
+        run_shards(args, __file__)
         return
     try:
         import uvloop

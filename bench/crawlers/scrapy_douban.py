@@ -3,8 +3,10 @@
 ``--variant default``: Scrapy's default settings, except CONCURRENT_REQUESTS and
 CONCURRENT_REQUESTS_PER_DOMAIN = ``--concurrency`` (the default per-domain limit of 8
 would cap a one-host crawl) and LOG_LEVEL INFO (DEBUG logs a line per page and item).
-``--variant tuned``: also CONCURRENT_ITEMS, no cookies, no retries/redirect middleware
-work, no telnet console, LOG_LEVEL WARNING — the usual advice for a fast crawl.
+``--variant tuned``: also CONCURRENT_ITEMS = 10 (measured: its default of 100 costs
+Scrapy per response, and 1000 is 4× slower still), no cookies, retries, redirects,
+referer or telnet console, no size checks, LOG_LEVEL WARNING — the usual advice for a
+fast crawl.
 """
 
 from __future__ import annotations
@@ -47,14 +49,14 @@ def main() -> None:
     if args.variant == "tuned":
         settings.update(
             {
-                "CONCURRENT_ITEMS": 1000,
+                "CONCURRENT_ITEMS": 10,
                 "COOKIES_ENABLED": False,
                 "RETRY_ENABLED": False,
                 "REDIRECT_ENABLED": False,
                 "TELNETCONSOLE_ENABLED": False,
                 "LOGSTATS_INTERVAL": 3600,
                 "LOG_LEVEL": "WARNING",
-                "REACTOR_THREADPOOL_MAXSIZE": 20,
+                "REFERER_ENABLED": False,
                 "DOWNLOAD_MAXSIZE": 0,
                 "DOWNLOAD_WARNSIZE": 0,
             }

@@ -44,6 +44,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("bare2", "bare loop, 2 processes", None, "bare.py", processes=2),
     Spec("corocrawl", "corocrawl douban spider, 1 process", None, None),
     Spec("corocrawl2", "corocrawl douban spider, 2 processes", None, None, processes=2),
+    Spec("corocrawl-api", "corocrawl library API, in memory, 1 process", None, "corocrawl_api.py"),
+    Spec("corocrawl-api2", "corocrawl library API, 2 processes (sharded by hand)", None, "corocrawl_api.py",
+         processes=2),
     Spec("scrapy", "Scrapy 2.19, defaults", "scrapy", "scrapy_douban.py"),
     Spec("scrapy-tuned", "Scrapy 2.19, tuned", "scrapy", "scrapy_douban.py", variant="tuned"),
     Spec("crawlee", "Crawlee 1.11 ParselCrawler", "crawlee", "crawlee_douban.py"),
@@ -99,7 +102,8 @@ def corocrawl_command(base: str, lists: list[str], out: Path, concurrency: int, 
     cmd = [sys.executable, "-m", "corocrawl", "douban"]
     for path in lists:
         cmd += ["--start-url", base + path]
-    cmd += ["-o", str(out), "--concurrency", str(concurrency), "--per-host", str(concurrency)]
+    cmd += ["-o", str(out), "--db", str(out.with_suffix(".db")), "--fresh", "--quiet"]
+    cmd += ["--concurrency", str(concurrency), "--per-host", str(concurrency)]
     if processes > 1:
         cmd += ["--processes", str(processes)]
     return cmd
