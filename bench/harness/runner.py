@@ -205,7 +205,6 @@ def sum_latency(paths: Sequence[str], lo: float, hi: float) -> float:
 def make_site(pages: int, say: Callable[[str], None] = print) -> tuple[Path, site.Site]:
     """A temporary directory holding a freshly generated site of ``pages`` movies."""
     tmp = Path(tempfile.mkdtemp(prefix="corocrawl-bench-"))
-    tmp.chmod(0o755)  # nginx's worker runs unprivileged when we are root: it must read the site
     t0 = time.monotonic()
     s = site.generate(tmp / "site", pages)
     say(f"generated {pages:,} detail pages ({min(pages, site.POOL):,} files) + {s.n_lists:,} list pages "

@@ -97,7 +97,7 @@ class Server:
 
 
 _NGINX_CONF = """\
-daemon off;
+{user}daemon off;
 worker_processes 1;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
@@ -135,19 +135,19 @@ class Nginx(Server):
     def __init__(self, root: Path, tmp: Path) -> None:
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
-        # The worker runs as an unprivileged user when we are root: it must read the site.
-        # (``runner.make_site`` makes its temporary directory world-readable for the same reason.)
-        for p in (tmp, root):
-            os.chmod(p, os.stat(p).st_mode | 0o755)
+        # Started by root, nginx would run its worker as "nobody", who may not read a
+        # site under a private temporary directory: keep the worker as the same user.
+        user = "user root;\n" if os.geteuid() == 0 else ""
         port = free_port()
         conf = tmp / "nginx.conf"
-        conf.write_text(_NGINX_CONF.format(tmp=tmp, port=port, root=root), encoding="utf-8")
+        conf.write_text(_NGINX_CONF.format(user=user, tmp=tmp, port=port, root=root), encoding="utf-8")
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        self.proc = subprocess.Popen(
-            [nginx, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-            stdout=subprocess.DEVNULL,
-            stderr=open(tmp / "stderr.log", "wb"),  # noqa: SIM115 - lives as long as nginx
-        )
+        with (tmp / "stderr.log").open("wb") as stderr:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [nginx, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         self.base = f"http://127.0.0.1:{port}"
         _wait_listening(port, self.proc, "nginx")
         self._rotation = 0
