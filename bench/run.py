@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the report's table rows read best as one f-string each
 """corocrawl's benchmark suite (``make bench``): corocrawl against the I/O ceiling, a bare
 hand-written loop, Scrapy, Crawlee, the lesson's crawler, sequential requests and threads,
 on a generated douban-shaped site served by nginx on loopback.
@@ -24,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import runner, serve, site  # noqa: E402
+from harness import runner, serve, site
 
 OUT = Path(__file__).resolve().parent / "out"
 LATENCY = (0.05, 0.25)
@@ -52,19 +53,33 @@ def _ratio(results: dict[str, runner.Result], a: str, b: str) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pages", type=int, default=5000, help="detail pages of the main run (default 5000)")
-    parser.add_argument("--subset", type=int, default=500,
-                        help="pages for the slow crawlers: lesson, sequential, threads (default 500)")
-    parser.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(runner.BY_NAME)}")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--pages", type=int, default=5000, help="detail pages of the main run (default 5000)"
+    )
+    parser.add_argument(
+        "--subset",
+        type=int,
+        default=500,
+        help="pages for the slow crawlers: lesson, sequential, threads (default 500)",
+    )
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated subset of: {','.join(runner.BY_NAME)}"
+    )
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--no-latency", action="store_true", help="skip the latency-bound run")
     parser.add_argument("--latency-pages", type=int, default=1000)
     parser.add_argument("--memory", action="store_true", help="also the 100,000-page peak-RSS run")
     parser.add_argument("--memory-pages", type=int, default=100_000)
-    parser.add_argument("--no-nginx", action="store_true", help="serve with the aiohttp fallback server")
+    parser.add_argument(
+        "--no-nginx", action="store_true", help="serve with the aiohttp fallback server"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary site and crawler outputs")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary site and crawler outputs"
+    )
     args = parser.parse_args(argv)
 
     names = [n for n in args.only.split(",") if n] or list(runner.BY_NAME)
@@ -74,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     specs = [runner.BY_NAME[n] for n in names]
 
     started = time.monotonic()
-    report: dict[str, object] = {"machine": runner.machine(), "args": vars(args) | {"out": str(args.out)}}
+    report: dict[str, object] = {
+        "machine": runner.machine(),
+        "args": vars(args) | {"out": str(args.out)},
+    }
     total = max(args.pages, args.memory_pages if args.memory else 0, args.latency_pages)
     tmp, the_site = runner.make_site(total)
     md: list[str] = []
@@ -82,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with serve.start(the_site.root, tmp / "server", prefer_nginx=not args.no_nginx) as server:
             if server.kind != "nginx":
-                print(f"NOTE: nginx is not used ({'--no-nginx' if args.no_nginx else 'not installed'}): "
-                      "pages are served by the aiohttp fallback server in its own process, which itself "
-                      "needs CPU; the ceiling and every figure are lower than with nginx.")
+                print(
+                    f"NOTE: nginx is not used ({'--no-nginx' if args.no_nginx else 'not installed'}): "
+                    "pages are served by the aiohttp fallback server in its own process, which itself "
+                    "needs CPU; the ceiling and every figure are lower than with nginx."
+                )
             print(f"serving with {server.kind} at {server.base}")
             ctx = runner.Context(site=the_site, server=server, tmp=tmp)
             n_lists = -(-args.pages // site.PER_LIST)
@@ -92,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             runner.run_one(ctx, runner.BY_NAME["raw"], n_lists, args.concurrency, tag="-warmup")
             for spec in specs:
                 n = n_subset if spec.slow else n_lists
-                print(f"running {spec.name} ({len(the_site.movies_of(n)):,} movies) ...", flush=True)
+                print(
+                    f"running {spec.name} ({len(the_site.movies_of(n)):,} movies) ...", flush=True
+                )
                 r = runner.run_one(ctx, spec, n, args.concurrency)
                 results[spec.name] = r
                 print("   ", _fmt_row(r), flush=True)
@@ -107,14 +129,24 @@ def main(argv: list[str] | None = None) -> int:
     report["results"] = [asdict(r) for r in results.values()]
     report["ratios"] = {
         f"{a}/{b}": _ratio(results, a, b)
-        for a, b in (("corocrawl", "scrapy"), ("corocrawl", "scrapy-tuned"), ("corocrawl", "crawlee"),
-                     ("corocrawl", "bare"), ("corocrawl2", "corocrawl"), ("bare2", "bare"),
-                     ("corocrawl", "lesson"), ("corocrawl", "sequential"), ("corocrawl", "threads"))
+        for a, b in (
+            ("corocrawl", "scrapy"),
+            ("corocrawl", "scrapy-tuned"),
+            ("corocrawl", "crawlee"),
+            ("corocrawl", "bare"),
+            ("corocrawl2", "corocrawl"),
+            ("bare2", "bare"),
+            ("corocrawl", "lesson"),
+            ("corocrawl", "sequential"),
+            ("corocrawl", "threads"),
+        )
     }
     report["markdown"] = md
     report["minutes"] = (time.monotonic() - started) / 60
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    (args.out / "results.json").write_text(
+        json.dumps(report, indent=2, default=str), encoding="utf-8"
+    )
     machine = report["machine"]
     header = [
         f"Measured {machine['date']} on {machine['nproc']} × {machine['cpu']}, Python {machine['python']}, "  # type: ignore[index]
@@ -128,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _main_table(results: dict[str, runner.Result], server: str, args: argparse.Namespace) -> list[str]:
+def _main_table(
+    results: dict[str, runner.Result], server: str, args: argparse.Namespace
+) -> list[str]:
     md = [
         f"### Throughput: {args.pages:,} detail pages + their list pages, {server} on loopback, "
         f"concurrency {args.concurrency}",
@@ -145,14 +179,22 @@ def _main_table(results: dict[str, runner.Result], server: str, args: argparse.N
         "time, start-up included; peak RSS is the whole process tree's."
     )
     if slow:
-        md.append(f"{', '.join(slow)} ran on the {args.subset:,}-page subset; their pages/s is a rate, comparable as is.")
+        md.append(
+            f"{', '.join(slow)} ran on the {args.subset:,}-page subset; their pages/s is a rate, comparable as is."
+        )
     md.append("")
     md.append("| ratio (pages/s) | value | target |")
     md.append("|---|---:|---:|")
     for a, b, target in (
-        ("corocrawl", "scrapy", "≥ 10×"), ("corocrawl", "scrapy-tuned", "≥ 5×"), ("corocrawl", "crawlee", "≥ 5×"),
-        ("corocrawl", "bare", "≥ 0.85"), ("corocrawl2", "corocrawl", "≥ 1.4×"), ("bare2", "bare", ""),
-        ("corocrawl", "lesson", ""), ("corocrawl", "threads", ""), ("corocrawl", "sequential", ""),
+        ("corocrawl", "scrapy", "≥ 10×"),
+        ("corocrawl", "scrapy-tuned", "≥ 5×"),
+        ("corocrawl", "crawlee", "≥ 5×"),
+        ("corocrawl", "bare", "≥ 0.85"),
+        ("corocrawl2", "corocrawl", "≥ 1.4×"),
+        ("bare2", "bare", ""),
+        ("corocrawl", "lesson", ""),
+        ("corocrawl", "threads", ""),
+        ("corocrawl", "sequential", ""),
     ):
         value = _ratio(results, a, b)
         if value is not None:
@@ -161,7 +203,9 @@ def _main_table(results: dict[str, runner.Result], server: str, args: argparse.N
     return md
 
 
-def _latency(the_site: site.Site, tmp: Path, args: argparse.Namespace, names: list[str]) -> list[str]:
+def _latency(
+    the_site: site.Site, tmp: Path, args: argparse.Namespace, names: list[str]
+) -> list[str]:
     lo, hi = LATENCY
     which = [n for n in ("bare", "corocrawl", "scrapy", "crawlee") if n in names]
     if not which:
@@ -205,13 +249,22 @@ def _memory(ctx: runner.Context, args: argparse.Namespace, names: list[str]) -> 
             n_lists = -(-pages // site.PER_LIST)
             print(f"memory run: {name} on {pages:,} pages ...", flush=True)
             t0 = time.monotonic()
-            r = runner.run_one(ctx, runner.BY_NAME[name], n_lists, args.concurrency, tag=f"-mem{pages}")
-            print(f"    {r.peak_rss_mb:,.0f} MB, {r.pages_per_s:,.0f} pages/s, {time.monotonic() - t0:.0f} s "
-                  f"{'' if r.ok else r.problems}", flush=True)
+            r = runner.run_one(
+                ctx, runner.BY_NAME[name], n_lists, args.concurrency, tag=f"-mem{pages}"
+            )
+            print(
+                f"    {r.peak_rss_mb:,.0f} MB, {r.pages_per_s:,.0f} pages/s, {time.monotonic() - t0:.0f} s "
+                f"{'' if r.ok else r.problems}",
+                flush=True,
+            )
             if r.ok:
-                md.append(f"| {r.label} | {r.movies:,} | {r.pages_per_s:,.0f} | {r.peak_rss_mb:,.0f} | {r.wall:.0f} |")
+                md.append(
+                    f"| {r.label} | {r.movies:,} | {r.pages_per_s:,.0f} | {r.peak_rss_mb:,.0f} | {r.wall:.0f} |"
+                )
             else:
-                md.append(f"| {r.label} | {r.movies:,} | no figure: {'; '.join(r.problems)[:160]} | | |")
+                md.append(
+                    f"| {r.label} | {r.movies:,} | no figure: {'; '.join(r.problems)[:160]} | | |"
+                )
     md.append("")
     return md
 

@@ -15,7 +15,9 @@ def parse_args(doc: str | None) -> argparse.Namespace:
     """``--base URL --lists FILE --out FILE --concurrency N [--processes N]``."""
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--base", required=True, help="site root, e.g. http://127.0.0.1:8080")
-    parser.add_argument("--lists", type=Path, required=True, help="file of list-page paths (or all paths for raw)")
+    parser.add_argument(
+        "--lists", type=Path, required=True, help="file of list-page paths (or all paths for raw)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON-lines file of items")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--processes", type=int, default=1)
@@ -61,7 +63,9 @@ def run_shards(args: argparse.Namespace, script: str) -> None:
     outs = [args.out.with_suffix(f".{i}.jsonl") for i in range(n)]
     cmd = [sys.executable, script, "--base", args.base, "--lists", str(args.lists)]
     cmd += ["--concurrency", str(args.concurrency), "--variant", args.variant]
-    procs = [subprocess.Popen([*cmd, "--out", str(o), "--shard", f"{i}/{n}"]) for i, o in enumerate(outs)]
+    procs = [
+        subprocess.Popen([*cmd, "--out", str(o), "--shard", f"{i}/{n}"]) for i, o in enumerate(outs)
+    ]
     codes = [p.wait() for p in procs]
     if any(codes):
         sys.exit(f"a shard failed: exit codes {codes}")

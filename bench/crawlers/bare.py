@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import aiohttp
 from _common import list_item, list_urls, parse_args, run_shards, write_items
 from selectolax.lexbor import LexborHTMLParser
@@ -32,7 +33,9 @@ async def crawl(starts: list[str], concurrency: int) -> list[dict[str, str]]:
                             continue
                         href = link.attrs.get("href") or ""
                         dts = [li.text() for li in node.css("li.dt")]
-                        queue.put_nowait((str(resp.url.join(URL(href))), list_item(href, link.text(), dts)))
+                        queue.put_nowait(
+                            (str(resp.url.join(URL(href))), list_item(href, link.text(), dts))
+                        )
                 else:
                     img = dom.css_first('div#mainpic > a.nbgnbg > img[rel="v:image"]')
                     if img is not None:

@@ -31,7 +31,12 @@ def list_page(url: str) -> list[tuple[str, dict[str, str]]]:
         if link is None:
             continue
         href = link.attrs.get("href") or ""
-        out.append((urljoin(url, href), list_item(href, link.text(), [li.text() for li in node.css("li.dt")])))
+        out.append(
+            (
+                urljoin(url, href),
+                list_item(href, link.text(), [li.text() for li in node.css("li.dt")]),
+            )
+        )
     return out
 
 

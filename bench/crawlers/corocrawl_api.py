@@ -26,7 +26,9 @@ def main() -> None:
     if args.processes > 1:
         run_shards(args, __file__)
         return
-    config = CrawlConfig(concurrency=args.concurrency, per_host=args.concurrency, user_agent=BROWSER_USER_AGENT)
+    config = CrawlConfig(
+        concurrency=args.concurrency, per_host=args.concurrency, user_agent=BROWSER_USER_AGENT
+    )
     crawler = build_crawler(list_urls(args), config=config, polite_to_douban=False)
     stats = crawler.run(handle_signals=False)
     import orjson

@@ -18,7 +18,9 @@ from crawlee.crawlers import ParselCrawler, ParselCrawlingContext
 async def crawl(args) -> None:  # type: ignore[no-untyped-def]
     c = args.concurrency
     crawler = ParselCrawler(
-        concurrency_settings=ConcurrencySettings(min_concurrency=c, max_concurrency=c, desired_concurrency=c),
+        concurrency_settings=ConcurrencySettings(
+            min_concurrency=c, max_concurrency=c, desired_concurrency=c
+        ),
         max_requests_per_crawl=None,
     )
 
@@ -28,7 +30,9 @@ async def crawl(args) -> None:  # type: ignore[no-untyped-def]
         for node in ctx.selector.css("div#showing-soon > div.item"):
             link = node.css("div.intro h3 a")
             href = link.attrib.get("href", "")
-            movie = list_item(href, link.css("::text").get(""), node.css("li.dt").xpath("string()").getall())
+            movie = list_item(
+                href, link.css("::text").get(""), node.css("li.dt").xpath("string()").getall()
+            )
             url = urljoin(ctx.request.url, href)
             requests.append(Request.from_url(url, label="detail", user_data={"movie": movie}))
         await ctx.add_requests(requests)

@@ -32,7 +32,9 @@ async def list_page(session: aiohttp.ClientSession, url: str) -> list[tuple[str,
     return out
 
 
-async def detail_page(session: aiohttp.ClientSession, url: str, movie: dict[str, str]) -> dict[str, str] | None:
+async def detail_page(
+    session: aiohttp.ClientSession, url: str, movie: dict[str, str]
+) -> dict[str, str] | None:
     soup = BeautifulSoup(await fetch(session, url), "lxml")
     img = soup.select_one('div#mainpic > a.nbgnbg > img[rel="v:image"]')
     return None if img is None else {**movie, "poster_url": str(img.get("src") or "")}

@@ -23,10 +23,9 @@ async def crawl(base: str, paths: list[str], concurrency: int) -> tuple[int, int
                     size += len(body)
 
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(concurrency):
-                tg.create_task(worker(session))
+    async with aiohttp.ClientSession(connector=connector) as session, asyncio.TaskGroup() as tg:
+        for _ in range(concurrency):
+            tg.create_task(worker(session))
     return pages, size
 
 

@@ -29,7 +29,9 @@ class DoubanSpider(scrapy.Spider):
         for node in response.css("div#showing-soon > div.item"):
             link = node.css("div.intro h3 a")
             href = link.attrib.get("href", "")
-            movie = list_item(href, link.css("::text").get(""), node.css("li.dt").xpath("string()").getall())
+            movie = list_item(
+                href, link.css("::text").get(""), node.css("li.dt").xpath("string()").getall()
+            )
             yield response.follow(href, self.detail, cb_kwargs={"movie": movie})
 
     def detail(self, response: Any, movie: dict[str, str]) -> Any:

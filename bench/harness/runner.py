@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -14,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import measure, serve, site, venvs, verify
@@ -45,14 +44,39 @@ SPECS: tuple[Spec, ...] = (
     Spec("corocrawl", "corocrawl douban spider, 1 process", None, None),
     Spec("corocrawl2", "corocrawl douban spider, 2 processes", None, None, processes=2),
     Spec("corocrawl-api", "corocrawl library API, in memory, 1 process", None, "corocrawl_api.py"),
-    Spec("corocrawl-api2", "corocrawl library API, 2 processes (sharded by hand)", None, "corocrawl_api.py",
-         processes=2),
+    Spec(
+        "corocrawl-api2",
+        "corocrawl library API, 2 processes (sharded by hand)",
+        None,
+        "corocrawl_api.py",
+        processes=2,
+    ),
     Spec("scrapy", "Scrapy 2.19, defaults", "scrapy", "scrapy_douban.py"),
     Spec("scrapy-tuned", "Scrapy 2.19, tuned", "scrapy", "scrapy_douban.py", variant="tuned"),
     Spec("crawlee", "Crawlee 1.11 ParselCrawler", "crawlee", "crawlee_douban.py"),
-    Spec("lesson", "lesson: asyncio.gather + aiohttp + BeautifulSoup(lxml)", "lesson", "lesson.py", slow=True),
-    Spec("sequential", "sequential: requests + selectolax", "lesson", "blocking.py", variant="sequential", slow=True),
-    Spec("threads", "thread pool: requests + selectolax", "lesson", "blocking.py", variant="threads", slow=True),
+    Spec(
+        "lesson",
+        "lesson: asyncio.gather + aiohttp + BeautifulSoup(lxml)",
+        "lesson",
+        "lesson.py",
+        slow=True,
+    ),
+    Spec(
+        "sequential",
+        "sequential: requests + selectolax",
+        "lesson",
+        "blocking.py",
+        variant="sequential",
+        slow=True,
+    ),
+    Spec(
+        "threads",
+        "thread pool: requests + selectolax",
+        "lesson",
+        "blocking.py",
+        variant="threads",
+        slow=True,
+    ),
 )
 BY_NAME = {s.name: s for s in SPECS}
 
@@ -97,7 +121,9 @@ class Context:
         return self.pythons[venv]
 
 
-def corocrawl_command(base: str, lists: list[str], out: Path, concurrency: int, processes: int) -> list[str]:
+def corocrawl_command(
+    base: str, lists: list[str], out: Path, concurrency: int, processes: int
+) -> list[str]:
     """corocrawl's douban spider through its CLI, as a user runs it."""
     cmd = [sys.executable, "-m", "corocrawl", "douban"]
     for path in lists:
@@ -118,14 +144,18 @@ def _env_with_src() -> dict[str, str]:
 def run_one(ctx: Context, spec: Spec, n_lists: int, concurrency: int, tag: str = "") -> Result:
     """Run ``spec`` on the first ``n_lists`` list pages; verify; measure."""
     n_movies = len(ctx.site.movies_of(n_lists))
-    res = Result(spec.name, spec.label, n_movies, concurrency, spec.processes, server=ctx.server.kind)
+    res = Result(
+        spec.name, spec.label, n_movies, concurrency, spec.processes, server=ctx.server.kind
+    )
     work = ctx.tmp / "work" / f"{spec.name}{tag}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     lists = ctx.site.list_paths(n_lists)
     details = [site.detail_path(site.subject_id(k)) for k in range(n_movies)]
     paths_file = work / "paths.txt"
-    paths_file.write_text("\n".join(lists + details if spec.raw else lists) + "\n", encoding="utf-8")
+    paths_file.write_text(
+        "\n".join(lists + details if spec.raw else lists) + "\n", encoding="utf-8"
+    )
     out = work / "items.jsonl"
     python = ctx.python(spec.venv)
     if python is None:
@@ -134,15 +164,34 @@ def run_one(ctx: Context, spec: Spec, n_lists: int, concurrency: int, tag: str =
     if spec.script is None:
         cmd = corocrawl_command(ctx.server.base, lists, out, concurrency, spec.processes)
     else:
-        cmd = [str(python), str(CRAWLERS / spec.script), "--base", ctx.server.base, "--lists", str(paths_file)]
-        cmd += ["--out", str(out), "--concurrency", str(concurrency), "--processes", str(spec.processes)]
+        cmd = [
+            str(python),
+            str(CRAWLERS / spec.script),
+            "--base",
+            ctx.server.base,
+            "--lists",
+            str(paths_file),
+        ]
+        cmd += [
+            "--out",
+            str(out),
+            "--concurrency",
+            str(concurrency),
+            "--processes",
+            str(spec.processes),
+        ]
         cmd += ["--variant", spec.variant]
     ctx.server.take_log()  # forget whatever came before
     usage = measure.run(cmd, cwd=work, log=work / "output.log", env=_env_with_src())
     hits = ctx.server.take_log()
     res.wall, res.peak_rss_mb = usage.wall, usage.peak_rss_mb
     if usage.returncode != 0:
-        tail = (work / "output.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+        tail = (
+            (work / "output.log")
+            .read_text(encoding="utf-8", errors="replace")
+            .strip()
+            .splitlines()[-3:]
+        )
         res.problems.append(f"exit code {usage.returncode}: {' | '.join(tail)}")
     pages = [h for h in hits if h.status == 200 and h.path != "/robots.txt"]
     res.pages = len(pages)
@@ -150,12 +199,16 @@ def run_one(ctx: Context, spec: Spec, n_lists: int, concurrency: int, tag: str =
         res.span = max(h.end for h in hits) - min(h.start for h in hits)
     if spec.raw:
         expected_bytes = sum(ctx.site.list_file(p).stat().st_size for p in range(n_lists))
-        expected_bytes += sum(ctx.site.detail_file(site.subject_id(k)).stat().st_size for k in range(n_movies))
+        expected_bytes += sum(
+            ctx.site.detail_file(site.subject_id(k)).stat().st_size for k in range(n_movies)
+        )
         res.problems += verify.check_raw(out, len(lists) + n_movies, expected_bytes)
     else:
         res.problems += verify.check_items(verify.read_items(out), n_movies)
         if res.pages < len(lists) + n_movies:
-            res.problems.append(f"the server saw {res.pages} pages, fewer than {len(lists) + n_movies}")
+            res.problems.append(
+                f"the server saw {res.pages} pages, fewer than {len(lists) + n_movies}"
+            )
     res.ok = not res.problems and res.span > 0
     if res.ok:
         res.pages_per_s = res.pages / res.span
@@ -175,7 +228,9 @@ def machine() -> dict[str, object]:
         pass
     nginx = ""
     if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
-        cp = subprocess.run([shutil.which("nginx") or "/usr/sbin/nginx", "-v"], capture_output=True, text=True)
+        cp = subprocess.run(
+            [shutil.which("nginx") or "/usr/sbin/nginx", "-v"], capture_output=True, text=True
+        )
         nginx = cp.stderr.strip().replace("nginx version: ", "")
     versions = {}
     for mod in ("aiohttp", "selectolax", "uvloop", "orjson"):
@@ -183,7 +238,7 @@ def machine() -> dict[str, object]:
             from importlib.metadata import version
 
             versions[mod] = version(mod)
-        except Exception:  # noqa: BLE001 - a missing package is just not reported
+        except Exception:
             versions[mod] = "-"
     return {
         "nproc": os.cpu_count(),
@@ -207,6 +262,9 @@ def make_site(pages: int, say: Callable[[str], None] = print) -> tuple[Path, sit
     tmp = Path(tempfile.mkdtemp(prefix="corocrawl-bench-"))
     t0 = time.monotonic()
     s = site.generate(tmp / "site", pages)
-    say(f"generated {pages:,} detail pages ({min(pages, site.POOL):,} files) + {s.n_lists:,} list pages "
-        f"in {time.monotonic() - t0:.1f} s under {tmp}")
+    say(
+        f"generated {pages:,} detail pages ({min(pages, site.POOL):,} files)"
+        f" + {s.n_lists:,} list pages "
+        f"in {time.monotonic() - t0:.1f} s under {tmp}"
+    )
     return tmp, s

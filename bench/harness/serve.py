@@ -55,7 +55,9 @@ def latency_of(path: str, lo: float, hi: float) -> float:
     return lo + (hi - lo) * (zlib.crc32(path.encode()) % 1000) / 999
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 10.0) -> None:
+def _wait_listening(
+    port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 10.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -140,7 +142,9 @@ class Nginx(Server):
         user = "user root;\n" if os.geteuid() == 0 else ""
         port = free_port()
         conf = tmp / "nginx.conf"
-        conf.write_text(_NGINX_CONF.format(user=user, tmp=tmp, port=port, root=root), encoding="utf-8")
+        conf.write_text(
+            _NGINX_CONF.format(user=user, tmp=tmp, port=port, root=root), encoding="utf-8"
+        )
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         with (tmp / "stderr.log").open("wb") as stderr:  # the child keeps its own copy
             self.proc = subprocess.Popen(
@@ -209,7 +213,8 @@ def _serve(root: Path, port: int, latency: tuple[float, float] | None) -> None:
 
     pool = {p.stem: p.read_bytes() for p in (root / "pool").iterdir()}
     files = {
-        "/" + str(p.parent.relative_to(root)) + "/": p.read_bytes() for p in root.glob("cinema/later/*/index.html")
+        "/" + str(p.parent.relative_to(root)) + "/": p.read_bytes()
+        for p in root.glob("cinema/later/*/index.html")
     }
     files["/robots.txt"] = (root / "robots.txt").read_bytes()
     log: list[tuple[float, float, int, int, str]] = []
@@ -248,7 +253,9 @@ def _serve(root: Path, port: int, latency: tuple[float, float] | None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency", help="lo-hi seconds, e.g. 0.05-0.25")

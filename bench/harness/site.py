@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the page templates keep the real pages' long lines
 """A generated douban-shaped static site and the truth a crawl is checked against.
 
 Layout (served by nginx or by ``harness.serve``'s fallback server)::
@@ -30,7 +31,20 @@ _HAN = (
     "又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革"
     "位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强"
 )
-_GENRES = ("剧情", "喜剧", "动作", "爱情", "科幻", "动画", "悬疑", "惊悚", "恐怖", "犯罪", "奇幻", "冒险")
+_GENRES = (
+    "剧情",
+    "喜剧",
+    "动作",
+    "爱情",
+    "科幻",
+    "动画",
+    "悬疑",
+    "惊悚",
+    "恐怖",
+    "犯罪",
+    "奇幻",
+    "冒险",
+)
 _REGIONS = ("中国大陆", "美国", "日本", "韩国", "中国香港", "法国", "英国", "德国", "意大利")
 
 
@@ -265,7 +279,9 @@ def render_detail(j: int) -> str:
             f'alt="{_text(rng, 2, 5)}" class="" /></a></dt><dd><a href="https://movie.douban.com/subject/{rid}/">'
             f"{_text(rng, 2, 6)}</a></dd></dl>\n"
         )
-    parts.append('</div></div>\n<div id="comments-section"><div class="mod-hd"><h2><i>短评</i></h2></div><div class="mod-bd" id="hot-comments">\n')
+    parts.append(
+        '</div></div>\n<div id="comments-section"><div class="mod-hd"><h2><i>短评</i></h2></div><div class="mod-bd" id="hot-comments">\n'
+    )
     size = sum(len(p.encode()) for p in parts) + 1_000
     c = 0
     while size < target:
@@ -292,7 +308,10 @@ def render_list(page: int, n_movies: int) -> str:
     """List page ``page``: up to 20 movies, the real douban list markup, ~25 KB."""
     rng = random.Random(2_000_003 + page)
     city = f"c{page:05d}"
-    parts = [_HEAD.format(title=f"{city}影讯"), '<div id="wrapper"><div id="content">\n<h1>即将上映</h1>\n']
+    parts = [
+        _HEAD.format(title=f"{city}影讯"),
+        '<div id="wrapper"><div id="content">\n<h1>即将上映</h1>\n',
+    ]
     parts.append('<div class="article">\n        <div id="showing-soon" class="tab-bd">\n')
     for n, k in enumerate(range(page * PER_LIST, min(n_movies, (page + 1) * PER_LIST))):
         sid = subject_id(k)
@@ -324,7 +343,9 @@ def render_list(page: int, n_movies: int) -> str:
 """
         )
     parts.append("        </div>\n</div>\n")
-    parts.append(f'<div class="aside"><div class="mod"><p class="pl">{_text(rng, 800, 1500)}</p></div></div>\n')
+    parts.append(
+        f'<div class="aside"><div class="mod"><p class="pl">{_text(rng, 800, 1500)}</p></div></div>\n'
+    )
     parts.append("</div></div>\n")
     parts.append(_FOOT.format())
     return "".join(parts)

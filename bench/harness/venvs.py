@@ -17,7 +17,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "scrapy": ("scrapy==2.19.0",),
     # No playwright extra: ParselCrawler needs no browser.
     "crawlee": ("crawlee[parsel]==1.11.0",),
-    # The lesson's crawler (aiohttp + BeautifulSoup/lxml) and the blocking ones (requests + selectolax).
+    # The lesson's crawler (aiohttp + bs4/lxml), the blocking ones (requests + selectolax).
     "lesson": (
         "aiohttp==3.14.5",
         "beautifulsoup4==4.15.0",
@@ -45,9 +45,14 @@ def ensure(name: str, say: object = print) -> Path | None:
     VENVS.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         ok = (
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], stdout=out, stderr=out).returncode == 0
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(venv)], stdout=out, stderr=out
+            ).returncode
+            == 0
             and subprocess.run(
-                [str(python_of(name)), "-m", "pip", "install", "-q", *PACKAGES[name]], stdout=out, stderr=out
+                [str(python_of(name)), "-m", "pip", "install", "-q", *PACKAGES[name]],
+                stdout=out,
+                stderr=out,
             ).returncode
             == 0
         )

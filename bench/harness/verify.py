@@ -23,7 +23,9 @@ def read_items(path: Path) -> list[dict[str, object]]:
     """Items from a JSON-lines file (a missing file is no items)."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def check_items(items: list[dict[str, object]], n_movies: int) -> list[str]:

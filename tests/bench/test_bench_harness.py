@@ -60,7 +60,9 @@ def test_site_has_real_douban_structure(generated: site.Site) -> None:
 
 
 @pytest.mark.parametrize("name", ["raw", "bare", "corocrawl-api"])
-def test_crawler_gets_a_figure_only_with_every_item_right(context: runner.Context, name: str) -> None:
+def test_crawler_gets_a_figure_only_with_every_item_right(
+    context: runner.Context, name: str
+) -> None:
     n_lists = context.site.n_lists
     result = runner.run_one(context, runner.BY_NAME[name], n_lists, concurrency=16)
     assert result.problems == []
@@ -81,7 +83,10 @@ def test_a_subset_checks_only_its_movies(context: runner.Context) -> None:
 
 def test_wrong_or_missing_items_get_no_figure() -> None:
     truth = site.expected_items(40)
-    good = [{"subject_id": sid, "name": name, "poster_url": poster} for sid, (name, poster) in truth.items()]
+    good = [
+        {"subject_id": sid, "name": name, "poster_url": poster}
+        for sid, (name, poster) in truth.items()
+    ]
     assert verify.check_items(good, 40) == []
     # The douban spider writes a movie in two rows (list fields, then the poster): they merge.
     split = [{k: v for k, v in row.items() if k != "poster_url"} for row in good]
@@ -94,7 +99,9 @@ def test_wrong_or_missing_items_get_no_figure() -> None:
     assert "not on the site" in verify.check_items([*good, {"subject_id": "1", "name": "x"}], 40)[0]
 
 
-def test_latency_server_delays_each_page_by_its_fixed_latency(generated: site.Site, tmp_path: Path) -> None:
+def test_latency_server_delays_each_page_by_its_fixed_latency(
+    generated: site.Site, tmp_path: Path
+) -> None:
     lo, hi = 0.05, 0.1
     with serve.AiohttpServer(generated.root, latency=(lo, hi)) as server:
         ctx = runner.Context(site=generated, server=server, tmp=tmp_path, say=lambda _: None)
@@ -102,7 +109,9 @@ def test_latency_server_delays_each_page_by_its_fixed_latency(generated: site.Si
         hits = server.take_log()
     assert result.ok and result.movies == site.PER_LIST
     assert hits == []  # run_one took the crawl's log
-    paths = generated.list_paths(1) + [site.detail_path(site.subject_id(k)) for k in range(site.PER_LIST)]
+    paths = generated.list_paths(1) + [
+        site.detail_path(site.subject_id(k)) for k in range(site.PER_LIST)
+    ]
     assert runner.sum_latency(paths, lo, hi) == pytest.approx(
         sum(serve.latency_of(p, lo, hi) for p in paths)
     )
