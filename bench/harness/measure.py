@@ -3,7 +3,7 @@
 CPU time comes from ``os.wait4`` on that child (its own and its waited-for children's
 user+system time). Peak RSS is the larger of ``wait4``'s ``ru_maxrss`` (the biggest
 single process) and the peak of the summed ``VmRSS`` of the whole process tree,
-sampled every 20 ms (what a crawl of several processes holds at once).
+sampled every 100 ms (what a crawl of several processes holds at once).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SAMPLE_EVERY = 0.02
+SAMPLE_EVERY = 0.1
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,18 @@ class Result:
     server: str = ""
     ideal: float = 0.0  # latency runs: Σ latency / concurrency
     pct_of_ideal: float = 0.0
+    rounds: list[float] = field(default_factory=list)  # pages/s of every round (0: failed)
+
+
+def best_of(old: Result | None, new: Result) -> Result:
+    """Keep the fastest round; a crawler that failed any round keeps the failure (no figure)."""
+    rounds = [*(old.rounds if old else []), new.pages_per_s if new.ok else 0.0]
+    if old is None or (old.ok and (not new.ok or new.pages_per_s > old.pages_per_s)):
+        best = new
+    else:
+        best = old
+    best.rounds = rounds
+    return best
 
 
 @dataclass(slots=True)
