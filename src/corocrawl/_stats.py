@@ -89,10 +89,15 @@ class CrawlStats:
         wall = self.wall_time
         return self.pages / wall if wall > 0 else 0.0
 
-    def summary_line(self) -> str:
-        """One line for the end of a crawl, e.g. for the CLI."""
+    def summary_line(self, items: int | None = None) -> str:
+        """One line for the end of a crawl, e.g. for the CLI.
+
+        ``items`` overrides the count of yielded items, e.g. with the number of
+        distinct items stored when callbacks add fields to the same item.
+        """
+        shown = self.items if items is None else items
         return (
-            f"{self.pages} pages, {self.items} items, {self.error_count} errors, "
+            f"{self.pages} pages, {shown} items, {self.error_count} errors, "
             f"{self.retries} retries in {self.wall_time:.2f} s "
             f"({self.pages_per_second:.1f} pages/s)"
         )

@@ -78,7 +78,7 @@ async def test_half_the_details_failing_keeps_every_list_item() -> None:
 
 async def test_gbk_list_page_is_decoded() -> None:
     demo = DemoConfig(movies=20, cities=("shenzhen",), gbk_cities=("shenzhen",), today=TODAY)
-    items, stats, _ = await crawl(demo)
+    items, _stats, _ = await crawl(demo)
     assert [_as_expected(i) for i in items] == _expected(demo)
     assert all("\ufffd" not in i["name"] for i in items)
 
@@ -92,7 +92,7 @@ async def test_per_host_cap_holds_on_the_server() -> None:
 
 async def test_a_bot_user_agent_gets_418() -> None:
     demo = DemoConfig(movies=5, today=TODAY)
-    items, stats, server = await crawl(demo, user_agent="python-requests/2.32")
+    items, stats, _server = await crawl(demo, user_agent="python-requests/2.32")
     assert items == []
     assert stats.error_kinds["blocked"] == 1
     assert "bot" in stats.errors[0].message

@@ -21,6 +21,9 @@ _COMMANDS = (
     "_douban",
     "_serve_demo",
     "_demo",
+    "_status",
+    "_retry_failed",
+    "_export",
 )
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2

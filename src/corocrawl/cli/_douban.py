@@ -94,7 +94,7 @@ def crawl_douban(
         export_items(items, out, FIELDS)
     if not args.quiet:
         print_movies(items)
-        print_summary(stats, exports=outputs, db=db)
+        print_summary(stats, exports=outputs, db=db, items=len(items))
     return _exit_code(stats, start_urls, items)
 
 

@@ -43,10 +43,14 @@ def print_movies(items: Sequence[dict[str, Any]]) -> None:
 
 
 def print_summary(
-    stats: CrawlStats, *, exports: Sequence[Path] = (), db: Path | None = None
+    stats: CrawlStats,
+    *,
+    exports: Sequence[Path] = (),
+    db: Path | None = None,
+    items: int | None = None,
 ) -> None:
     """One line of figures, where the data went, and the first errors if any."""
-    console.print(f"[bold]{stats.summary_line()}[/bold]")
+    console.print(f"[bold]{stats.summary_line(items)}[/bold]")
     if stats.stop_reason:
         console.print(f"stopped early: {stats.stop_reason}")
     for error in stats.errors[:5]:

@@ -1,0 +1,549 @@
+"""A crawl's whole state in one SQLite file: the frontier, the dedup set, the items.
+
+    store = SqliteStore("corocrawl.db", item_key="subject_id")
+    crawler = Crawler(frontier=store.frontier, sinks=[store.sink])
+
+The frontier and the sink share one connection, owned by one writer thread
+(see ``_writer``). ``lease`` is served from a small in-memory buffer of rows
+already marked in flight on disk, refilled in batches; ``settle`` adds the
+children and marks the parents in one transaction; a crash repeats a page at
+most and never loses one: in-flight rows go back to pending on the next open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .._exceptions import StorageError
+from .._request import Request
+from ..frontier import FrontierCounts, Outcome
+from ..sinks import KeyedItem
+from . import _schema
+from ._errors import translate, unusable_path
+from ._lock import ProcessLock
+from ._reader import StoreReader
+from ._schema import DONE, FAILED, IN_FLIGHT, PENDING
+from ._writer import Deltas, Writer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "corocrawl.db"
+#: Rows the lease buffer holds at most: enough to amortise a transaction, small
+#: enough that priority order is barely bent and a kill re-queues few rows.
+DEFAULT_PREFETCH = 256
+
+_INSERT_REQUEST = (
+    "INSERT INTO requests (fp, state, priority, not_before, attempt, data, updated) "
+    "VALUES (?, 0, ?, ?, ?, ?, ?) ON CONFLICT (fp) DO NOTHING"
+)
+_SELECT_READY = (
+    "SELECT id, fp, attempt, not_before, data FROM requests INDEXED BY requests_ready "
+    "WHERE state = 0 AND not_before <= ? ORDER BY priority DESC, id LIMIT ?"
+)
+
+# A row for ``_INSERT_REQUEST`` without its timestamp: fp, priority, not_before, attempt, data.
+_RequestRow = tuple[bytes | None, int, float, int, str]
+
+
+class SqliteStore:
+    """Persistent crawl state in the SQLite file ``path`` (created if missing).
+
+    ``fresh=True`` wipes the stored crawl on open, and logs that it did.
+    ``item_key`` is recorded so a resumed crawl can warn when it changes.
+    Open it with ``async with store:`` or through its ``frontier``/``sink``
+    (each opens the store on first use and closes it with the last).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, fresh: bool = False,
+                 item_key: str | None = None, prefetch: int = DEFAULT_PREFETCH) -> None:
+        self.path = Path(path)
+        self.fresh = fresh
+        self.item_key = item_key
+        self.prefetch = max(1, prefetch)
+        self.frontier = SqliteFrontier(self)
+        self.sink = SqliteSink(self)
+        #: Requests a crashed run left in flight, returned to pending by ``open``.
+        self.recovered = 0
+        self._users = 0
+        self._lock = ProcessLock(self.path)
+        self._writer: Writer | None = None
+        self._counts: list[int] = [0, 0, 0, 0]
+        self._open_lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Lock the file, create or check the schema, recover a crashed run's leases.
+
+        Raises StoreLocked if another live process uses the file, and a
+        one-line StorageError if it cannot be used. Opening twice is counted:
+        the store closes with the last ``close``.
+        """
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._users:
+                self._users += 1
+                return
+            await self._open_once()
+            self._users = 1
+
+    async def _open_once(self) -> None:
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise unusable_path(self.path, FileNotFoundError(2, "no such directory"))
+        self._lock.acquire()
+        writer = Writer(self.path, self._apply_deltas)
+        fresh, item_key = self.fresh, self.item_key
+        recovered: list[int] = []
+
+        def _connect() -> sqlite3.Connection:
+            conn = _schema.connect(self.path)
+            try:
+                recovered.append(_schema.prepare(conn, self.path, fresh=fresh,
+                                                 item_key=item_key))
+                self._counts = _schema.read_counts(conn)
+            except sqlite3.Error as exc:
+                conn.close()
+                raise translate(exc, self.path) from None
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            await writer.start(_connect)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._writer = writer
+        self.recovered = recovered[0]
+        if self.recovered:
+            log.info("%s: %d requests in flight when the last run stopped are queued again",
+                     self.path, self.recovered)
+        self.frontier._reset()
+
+    async def close(self) -> None:
+        """Return unleased buffered rows to pending, close the file, drop the lock."""
+        if self._open_lock is None:
+            return
+        async with self._open_lock:
+            if self._users == 0:
+                return
+            self._users -= 1
+            if self._users:
+                return
+            writer, self._writer = self._writer, None
+            try:
+                if writer is not None:
+                    try:
+                        await self.frontier._unbuffer(writer)
+                    finally:
+                        await writer.stop()
+            finally:
+                self._lock.release()
+
+    @property
+    def writer(self) -> Writer:
+        if self._writer is None:
+            raise StorageError(f"{self.path} is not open: use `async with store:` first")
+        return self._writer
+
+    def _apply_deltas(self, deltas: Deltas) -> None:
+        for state, delta in enumerate(deltas):
+            self._counts[state] += delta
+        if deltas[PENDING] > 0:
+            self.frontier._wake()
+
+    # -- queries -------------------------------------------------------------------
+
+    async def counts(self) -> FrontierCounts:
+        """Requests per state; rows buffered for leasing count as pending."""
+        return await self.frontier.counts()
+
+    def iter_items(self) -> Iterator[dict[str, Any]]:
+        """Every stored item, in first-stored order, through a read-only connection.
+
+        Works whether the store is open or not (WAL lets it read beside the writer).
+        """
+        with StoreReader(self.path) as reader:
+            yield from reader.iter_items()
+
+    async def requeue_failed(self) -> int:
+        """Queue every failed request again with a fresh attempt count; return how many."""
+
+        def _requeue(conn: sqlite3.Connection, deltas: Deltas) -> int:
+            cursor = conn.execute(
+                "UPDATE requests SET state = ?, attempt = 0, not_before = 0, updated = ? "
+                "WHERE state = ?", (PENDING, time.time(), FAILED))
+            count = max(cursor.rowcount, 0)
+            deltas[FAILED] -= count
+            deltas[PENDING] += count
+            return count
+
+        return await self.writer.run(_requeue)
+
+    async def integrity_check(self) -> str:
+        """``PRAGMA integrity_check``: ``"ok"`` or SQLite's list of problems."""
+
+        def _check(conn: sqlite3.Connection, deltas: Deltas) -> str:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+            return "\n".join(str(row[0]) for row in rows)
+
+        return await self.writer.run(_check)
+
+
+class SqliteFrontier:
+    """The ``Frontier`` of a ``SqliteStore``; get it as ``store.frontier``."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._buffer: deque[tuple[int, Request]] = deque()
+        self._leased: dict[bytes, list[int]] = {}
+        self._refill_lock = asyncio.Lock()
+        self._work = asyncio.Event()
+        self._next_ready: float | None = None
+        # Bumped whenever pending work appears; a refill that found nothing
+        # records the generation it saw, and idle leases skip the query until
+        # the generation moves or a delayed retry falls due.
+        self._generation = 0
+        self._empty_generation = -1
+
+    def _reset(self) -> None:
+        self._buffer.clear()
+        self._leased.clear()
+        self._next_ready = None
+        self._empty_generation = -1
+        # Fresh primitives: the store may be reopened under another event loop.
+        self._refill_lock = asyncio.Lock()
+        self._work = asyncio.Event()
+
+    def _wake(self) -> None:
+        self._generation += 1
+        self._work.set()
+
+    def _worth_querying(self) -> bool:
+        if self._empty_generation != self._generation:
+            return True
+        return self._next_ready is not None and self._next_ready <= time.time()
+
+    async def open(self) -> None:
+        await self._store.open()
+
+    async def close(self) -> None:
+        await self._store.close()
+
+    async def add(self, requests: Sequence[Request]) -> int:
+        """Queue the requests not seen before; return how many were new."""
+        if not requests:
+            return 0
+        rows = [_request_row(request) for request in requests]
+
+        def _add(conn: sqlite3.Connection, deltas: Deltas) -> int:
+            added = _insert_requests(conn, rows)
+            deltas[PENDING] += added
+            return added
+
+        return await self._store.writer.run(_add)
+
+    async def lease(self, timeout: float) -> Request | None:
+        """A ready request, marked in flight; None if none is ready within ``timeout`` s."""
+        if self._buffer:
+            return self._take()
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            async with self._refill_lock:
+                if not self._buffer and self._worth_querying():
+                    await self._refill()
+            if self._buffer:
+                return self._take()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if self._next_ready is not None:
+                remaining = min(remaining, max(0.0, self._next_ready - time.time()))
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._work.wait()
+            except TimeoutError:
+                pass
+
+    def _take(self) -> Request:
+        row_id, request = self._buffer.popleft()
+        self._leased.setdefault(request.fingerprint, []).append(row_id)
+        return request
+
+    async def _refill(self) -> None:
+        # Cleared before the query: work committed after it sets the event again.
+        self._work.clear()
+        generation = self._generation
+        limit = self._store.prefetch
+        now = time.time()
+
+        def _select(conn: sqlite3.Connection, deltas: Deltas) -> _Refill:
+            return _lease_rows(conn, deltas, now, limit)
+
+        def _then(refill: _Refill) -> None:
+            # Runs even if this lease() was cancelled: the rows are in flight on disk.
+            self._buffer.extend(refill.leased)
+            self._next_ready = refill.next_ready
+            self._empty_generation = -1 if refill.leased else generation
+
+        await self._store.writer.run(_select, _then)
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> None:
+        """Add the outcomes' children and mark each request done/failed/retry, atomically."""
+        if not outcomes:
+            return
+        children: list[_RequestRow] = []
+        marks: list[_Mark] = []
+        now = time.time()
+        for outcome in outcomes:
+            request = outcome.request
+            children.extend(_request_row(child) for child in outcome.children)
+            fp = request.fingerprint
+            ids = self._leased.get(fp)
+            row_id = ids.pop() if ids else None
+            if ids is not None and not ids:
+                del self._leased[fp]
+            mark: tuple[int, int, float | None, str | None, str | None]
+            if outcome.state == "done":
+                mark = (DONE, request.attempt, None, None, outcome.error)
+            elif outcome.state == "failed":
+                mark = (FAILED, request.attempt, None, None, outcome.error)
+            elif outcome.state == "retry":
+                mark = (PENDING, request.attempt, request.not_before,
+                        _dumps_request(request), outcome.error)
+            else:
+                raise ValueError(f"unknown outcome state {outcome.state!r}")
+            marks.append((row_id, None if request.dont_filter else fp, *mark))
+
+        def _settle(conn: sqlite3.Connection, deltas: Deltas) -> None:
+            deltas[PENDING] += _insert_requests(conn, children)
+            _mark_rows(conn, deltas, marks, now)
+
+        await self._store.writer.run(_settle)
+
+    async def has_pending(self) -> bool:
+        """True while a request is pending (ready or delayed) or in flight."""
+        counts = self._store._counts
+        return counts[PENDING] > 0 or counts[IN_FLIGHT] > 0
+
+    async def counts(self) -> FrontierCounts:
+        counts = self._store._counts
+        buffered = len(self._buffer)
+        return FrontierCounts(pending=counts[PENDING] + buffered,
+                              in_flight=counts[IN_FLIGHT] - buffered,
+                              done=counts[DONE], failed=counts[FAILED])
+
+    async def _unbuffer(self, writer: Writer) -> None:
+        """Put rows leased into the buffer but never handed out back to pending."""
+        if not self._buffer:
+            return
+        ids = [(row_id,) for row_id, _ in self._buffer]
+        self._buffer.clear()
+
+        def _return(conn: sqlite3.Connection, deltas: Deltas) -> None:
+            before = conn.total_changes
+            conn.executemany(f"UPDATE requests SET state = {PENDING} "
+                             f"WHERE id = ? AND state = {IN_FLIGHT}", ids)
+            moved = conn.total_changes - before
+            deltas[IN_FLIGHT] -= moved
+            deltas[PENDING] += moved
+
+        await writer.run(_return)
+
+
+class SqliteSink:
+    """The ``ItemSink`` of a ``SqliteStore``: items upserted by key, merged ``{**old, **new}``."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def open(self) -> None:
+        await self._store.open()
+
+    async def close(self) -> None:
+        await self._store.close()
+
+    async def write(self, items: Sequence[KeyedItem]) -> None:
+        """Store the items durably; a key seen before gets its fields updated."""
+        if not items:
+            return
+        rows = [(str(key), _dumps_item(key, item)) for key, item in items]
+
+        def _write(conn: sqlite3.Connection, deltas: Deltas) -> None:
+            _upsert_items(conn, rows, time.time())
+
+        await self._store.writer.run(_write)
+
+
+# -- work done in the writer thread -------------------------------------------------
+
+class _Refill:
+    __slots__ = ("leased", "next_ready")
+
+    def __init__(self, leased: list[tuple[int, Request]], next_ready: float | None) -> None:
+        self.leased = leased
+        self.next_ready = next_ready
+
+
+# row id (None: find it by fingerprint), fingerprint, state, attempt, not_before, data, error
+_Mark = tuple[int | None, bytes | None, int, int, float | None, str | None, str | None]
+
+
+def _insert_requests(conn: sqlite3.Connection, rows: Sequence[_RequestRow]) -> int:
+    if not rows:
+        return 0
+    now = time.time()
+    before = conn.total_changes
+    conn.executemany(_INSERT_REQUEST, [(*row, now) for row in rows])
+    return conn.total_changes - before
+
+
+def _lease_rows(conn: sqlite3.Connection, deltas: Deltas, now: float, limit: int) -> _Refill:
+    rows = conn.execute(_SELECT_READY, (now, limit)).fetchall()
+    if not rows:
+        # Nothing ready: when is the earliest delayed retry due?
+        row = conn.execute(f"SELECT min(not_before) FROM requests WHERE state = {PENDING}"
+                           ).fetchone()
+        return _Refill([], row[0] if row and row[0] is not None else None)
+    conn.executemany(f"UPDATE requests SET state = {IN_FLIGHT} WHERE id = ?",
+                     [(row[0],) for row in rows])
+    deltas[PENDING] -= len(rows)
+    deltas[IN_FLIGHT] += len(rows)
+    leased: list[tuple[int, Request]] = []
+    broken: list[tuple[str, float, int]] = []
+    for row_id, fp, attempt, not_before, data in rows:
+        try:
+            request = Request.from_dict(orjson.loads(data))
+        except (ValueError, TypeError) as exc:
+            broken.append((f"storage: unreadable stored request: {exc}"[:500], now, row_id))
+            continue
+        request.attempt = attempt
+        request.not_before = not_before
+        if fp is not None:
+            # The stored digest is the one from_dict would recompute; skip the hashing.
+            request._fingerprint = fp
+        leased.append((row_id, request))
+    if broken:
+        conn.executemany(f"UPDATE requests SET state = {FAILED}, error = ?, updated = ? "
+                         "WHERE id = ?", broken)
+        deltas[IN_FLIGHT] -= len(broken)
+        deltas[FAILED] += len(broken)
+    return _Refill(leased, None)
+
+
+def _mark_rows(conn: sqlite3.Connection, deltas: Deltas, marks: Sequence[_Mark],
+               now: float) -> None:
+    finished: dict[int, list[tuple[int, str | None, float, int]]] = {DONE: [], FAILED: []}
+    retries: list[tuple[int, float | None, str | None, str | None, float, int]] = []
+    for row_id, fp, state, attempt, not_before, data, error in marks:
+        if row_id is None:
+            row_id = _find_in_flight(conn, fp)
+            if row_id is None:
+                continue
+        if state == PENDING:
+            retries.append((attempt, not_before, data, error, now, row_id))
+        else:
+            finished[state].append((attempt, error, now, row_id))
+    # The "AND state = in flight" guard makes settling twice harmless; changes
+    # are counted so the in-memory counts stay exact.
+    for state, rows in finished.items():
+        if rows:
+            before = conn.total_changes
+            conn.executemany(f"UPDATE requests SET state = {state}, attempt = ?, error = ?, "
+                             f"updated = ? WHERE id = ? AND state = {IN_FLIGHT}", rows)
+            changed = conn.total_changes - before
+            deltas[IN_FLIGHT] -= changed
+            deltas[state] += changed
+    if retries:
+        before = conn.total_changes
+        conn.executemany(f"UPDATE requests SET state = {PENDING}, attempt = ?, not_before = ?, "
+                         f"data = ?, error = ?, updated = ? WHERE id = ? AND state = {IN_FLIGHT}",
+                         retries)
+        changed = conn.total_changes - before
+        deltas[IN_FLIGHT] -= changed
+        deltas[PENDING] += changed
+
+
+def _find_in_flight(conn: sqlite3.Connection, fp: bytes | None) -> int | None:
+    """The row of a request settled without having been leased from this store."""
+    found = None
+    if fp is not None:
+        found = conn.execute(f"SELECT id FROM requests WHERE fp = ? AND state = {IN_FLIGHT}",
+                             (fp,)).fetchone()
+    if found is None:
+        log.warning("settled a request that is not in flight here; ignored")
+        return None
+    return int(found[0])
+
+
+def _upsert_items(conn: sqlite3.Connection, rows: Sequence[tuple[str, bytes]],
+                  now: float) -> None:
+    for key, data in rows:
+        old = conn.execute("SELECT data FROM items WHERE key = ?", (key,)).fetchone()
+        if old is not None:
+            merged = orjson.loads(old[0])
+            merged.update(orjson.loads(data))
+            data = orjson.dumps(merged)
+        conn.execute(
+            "INSERT INTO items (key, data, updated) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+            (key, data.decode(), now))
+
+
+# -- serialisation, in the loop thread (errors reach the caller, not a batch) ----------
+
+def _dumps_request(request: Request) -> str:
+    try:
+        return orjson.dumps(request.to_dict()).decode()
+    except TypeError as exc:
+        raise StorageError(
+            f"cannot store the request for {request.url}: {exc}; "
+            "keep its meta to JSON values (str, int, float, bool, None, list, dict)"
+        ) from None
+
+
+def _request_row(request: Request) -> _RequestRow:
+    fp = None if request.dont_filter else request.fingerprint
+    return (fp, request.priority, request.not_before, request.attempt, _dumps_request(request))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _dumps_item(key: object, item: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(item, default=_json_default)
+    except TypeError as exc:
+        raise StorageError(
+            f"cannot store item {key!r}: {exc}; yield items of JSON values "
+            "(str, int, float, bool, None, list, dict)"
+        ) from None

@@ -1,0 +1,244 @@
+"""The SQLite frontier against the Frontier contract, on real database files."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+
+from corocrawl._request import Request
+from corocrawl.frontier import Frontier, FrontierCounts, Outcome
+from corocrawl.sinks import ItemSink
+from corocrawl.store import SqliteStore
+
+
+def req(path: str, **kwargs: object) -> Request:
+    return Request(f"http://site.test:8080/{path}", callback="page", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "crawl.db"
+
+
+async def drain(frontier: SqliteStore | object, limit: int = 10_000) -> list[Request]:
+    """Lease everything ready now, settling each done."""
+    assert isinstance(frontier, Frontier)
+    got: list[Request] = []
+    for _ in range(limit):
+        request = await frontier.lease(0)
+        if request is None:
+            return got
+        got.append(request)
+        await frontier.settle([Outcome(request, "done")])
+    raise AssertionError("drain did not finish")
+
+
+def test_implements_the_protocols(db: Path) -> None:
+    store = SqliteStore(db)
+    assert isinstance(store.frontier, Frontier)
+    assert isinstance(store.sink, ItemSink)
+
+
+async def test_add_dedups_by_fingerprint(db: Path) -> None:
+    async with SqliteStore(db) as store:
+        f = store.frontier
+        assert await f.add([req("a"), req("b"), req("a")]) == 2
+        assert await f.add([req("a"), req("b")]) == 0
+        assert await f.add([req("a", dont_filter=True), req("a", dont_filter=True)]) == 2
+        assert await f.add([]) == 0
+        assert await f.counts() == FrontierCounts(pending=4, in_flight=0, done=0, failed=0)
+        urls = [r.url for r in await drain(f)]
+    assert sorted(urls).count("http://site.test:8080/a") == 3
+    assert urls.count("http://site.test:8080/b") == 1
+
+
+async def test_dedup_survives_reopen_and_done_is_not_leased_again(db: Path) -> None:
+    async with SqliteStore(db) as store:
+        await store.frontier.add([req(str(i)) for i in range(20)])
+        first = [await store.frontier.lease(0) for _ in range(5)]
+        await store.frontier.settle([Outcome(r, "done") for r in first if r is not None])
+    async with SqliteStore(db) as store:
+        f = store.frontier
+        assert await f.add([req(str(i)) for i in range(25)]) == 5
+        assert await f.counts() == FrontierCounts(pending=20, in_flight=0, done=5, failed=0)
+        rest = {r.url for r in await drain(f)}
+    assert len(rest) == 20
+    assert not rest & {r.url for r in first if r is not None}
+
+
+async def test_lease_order_priority_then_fifo(db: Path) -> None:
+    async with SqliteStore(db) as store:
+        f = store.frontier
+        await f.add([req("low1", priority=-1), req("mid1"), req("high1", priority=5),
+                     req("mid2"), req("high2", priority=5), req("low2", priority=-1)])
+        order = [r.url.rsplit("/", 1)[1] for r in await drain(f)]
+    assert order == ["high1", "high2", "mid1", "mid2", "low1", "low2"]
+
+
+async def test_request_round_trips(db: Path) -> None:
+    original = Request("http://site.test:8080/x?q=1", callback="detail", method="POST",
+                       headers={"X-A": "b"}, body=b"k=v", meta={"movie": {"id": 7}}, depth=3,
+                       priority=2, referrer="http://site.test:8080/")
+    async with SqliteStore(db) as store:
+        await store.frontier.add([original])
+    async with SqliteStore(db) as store:
+        got = await store.frontier.lease(0)
+    assert got is not None
+    assert got.to_dict() == original.to_dict()
+    assert got.fingerprint == original.fingerprint
+
+
+async def test_lease_times_out_and_wakes_on_add(db: Path) -> None:
+    async with SqliteStore(db) as store:
+        f = store.frontier
+        started = time.monotonic()
+        assert await f.lease(0.1) is None
+        assert 0.08 <= time.monotonic() - started < 1.0
+        assert await f.lease(0) is None
+
+        async def add_later() -> None:
+            await asyncio.sleep(0.1)
+            await f.add([req("late")])
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(add_later())
+            started = time.monotonic()
+            got = await f.lease(5)
+        assert got is not None and got.url.endswith("/late")
+        assert time.monotonic() - started < 2
+
+
+async def test_retry_waits_for_not_before_and_keeps_attempt(db: Path) -> None:
+    async with SqliteStore(db) as store:
+        f = store.frontier
+        await f.add([req("flaky"), req("fine")])
+        flaky = await f.lease(0)
+        assert flaky is not None and flaky.url.endswith("/flaky")
+        flaky.attempt += 1
+        flaky.not_before = time.time() + 0.4
+        await f.settle([Outcome(flaky, "retry", error="http: 503 Service Unavailable")])
+        assert await f.has_pending()
+        fine = await f.lease(0)
+        assert fine is not None and fine.url.endswith("/fine")
+        await f.settle([Outcome(fine, "done")])
+        assert await f.lease(0.05) is None  # not ready yet
+        started = time.monotonic()
+        again = await f.lease(3)
+        waited = time.monotonic() - started
+        assert again is not None and again.url.endswith("/flaky")
+        assert again.attempt == 1
+        assert 0.2 <= waited < 2
+        await f.settle([Outcome(again, "failed", error="http: 503 Service Unavailable")])
+        assert not await f.has_pending()
+        assert await f.counts() == FrontierCounts(pending=0, in_flight=0, done=1, failed=1)
+
+
+async def test_settle_adds_children_with_dedup_atomically(db: Path) -> None:
+    async with SqliteStore(db) as store:
+        f = store.frontier
+        await f.add([req("list")])
+        parent = await f.lease(0)
+        assert parent is not None
+        children = [req("d1"), req("d2"), req("d1"), req("list")]
+        await f.settle([Outcome(parent, "done", children=children)])
+        assert await f.counts() == FrontierCounts(pending=2, in_flight=0, done=1, failed=0)
+        assert sorted(r.url[-2:] for r in await drain(f)) == ["d1", "d2"]
+
+
+async def test_has_pending_and_counts_track_every_state(db: Path) -> None:
+    async with SqliteStore(db) as store:
+        f = store.frontier
+        assert not await f.has_pending()
+        await f.add([req("a"), req("b"), req("c")])
+        assert await f.has_pending()
+        a, b, c = [await f.lease(0) for _ in range(3)]
+        assert await f.counts() == FrontierCounts(pending=0, in_flight=3, done=0, failed=0)
+        await f.settle([Outcome(a, "done")])  # type: ignore[arg-type]
+        await f.settle([Outcome(b, "failed", error="timeout: read timed out")])  # type: ignore[arg-type]
+        assert await f.has_pending()  # c is in flight
+        await f.settle([Outcome(c, "done")])  # type: ignore[arg-type]
+        await f.settle([Outcome(c, "done")])  # type: ignore[arg-type]  # twice: harmless
+        assert not await f.has_pending()
+        assert await f.counts() == FrontierCounts(pending=0, in_flight=0, done=2, failed=1)
+
+
+async def test_prefetched_rows_return_to_pending_on_close(db: Path) -> None:
+    async with SqliteStore(db, prefetch=50) as store:
+        await store.frontier.add([req(str(i)) for i in range(100)])
+        one = await store.frontier.lease(0)  # buffers 50, hands out 1
+        assert one is not None
+        counts = await store.frontier.counts()
+        assert counts == FrontierCounts(pending=99, in_flight=1, done=0, failed=0)
+    async with SqliteStore(db) as store:
+        # the one handed out was in flight at close: recovered as pending too
+        assert store.recovered == 1
+        assert await store.frontier.counts() == FrontierCounts(100, 0, 0, 0)
+
+
+async def test_cancelled_lease_loses_nothing(db: Path) -> None:
+    async with SqliteStore(db, prefetch=10) as store:
+        f = store.frontier
+        waiter = asyncio.create_task(f.lease(5))
+        await asyncio.sleep(0.05)
+        await f.add([req(str(i)) for i in range(30)])
+        waiter.cancel()
+        got: list[Request | None] = []
+        with contextlib.suppress(asyncio.CancelledError):
+            got.append(await waiter)
+        got.extend(await drain(f))
+        assert len({r.url for r in got if r is not None}) == 30
+        assert not await f.has_pending()
+
+
+async def test_many_workers_lease_each_request_once(db: Path) -> None:
+    async with SqliteStore(db, prefetch=16) as store:
+        f = store.frontier
+        await f.add([req(f"p{i}") for i in range(200)])
+        seen: list[str] = []
+
+        async def worker(n: int) -> None:
+            for _ in range(1000):
+                request = await f.lease(0.02)
+                if request is None:
+                    if not await f.has_pending():
+                        return
+                    continue
+                seen.append(request.url)
+                kids = [req(f"c{n}-{len(seen)}")] if request.url.rsplit("/", 1)[1].startswith(
+                    "p") else []
+                await f.settle([Outcome(request, "done", children=kids)])
+
+        async with asyncio.timeout(30), asyncio.TaskGroup() as group:
+            for n in range(16):
+                group.create_task(worker(n))
+        assert len(seen) == len(set(seen)) == 400
+        assert await f.counts() == FrontierCounts(0, 0, 400, 0)
+
+
+async def test_fresh_wipes_the_crawl_and_says_so(db: Path, caplog: pytest.LogCaptureFixture,
+                                               ) -> None:
+    async with SqliteStore(db) as store:
+        await store.frontier.add([req("a")])
+        await store.sink.write([("k", {"a": 1})])
+    with caplog.at_level("WARNING"):
+        async with SqliteStore(db, fresh=True) as store:
+            assert await store.frontier.counts() == FrontierCounts(0, 0, 0, 0)
+            assert await store.frontier.add([req("a")]) == 1
+    assert any("starting over" in r.getMessage() and "1 requests and 1 items" in r.getMessage()
+               for r in caplog.records)
+
+
+async def test_frontier_and_sink_share_one_open(db: Path) -> None:
+    store = SqliteStore(db)
+    await store.frontier.open()
+    await store.sink.open()
+    await store.sink.write([("k", {"v": 1})])
+    await store.sink.close()
+    assert await store.frontier.add([req("still-open")]) == 1  # frontier still usable
+    await store.frontier.close()
+    with pytest.raises(Exception, match="not open"):
+        await store.frontier.add([req("closed")])
