@@ -55,14 +55,22 @@ def url(i: int) -> str:
 async def enqueue(frontier: Any, total: int, batch: int) -> float:
     started = time.perf_counter()
     for start in range(0, total, batch):
-        requests = [Request(url(i), callback="detail", depth=1)
-                    for i in range(start, min(total, start + batch))]
+        requests = [
+            Request(url(i), callback="detail", depth=1)
+            for i in range(start, min(total, start + batch))
+        ]
         await frontier.add(requests)
     return time.perf_counter() - started
 
 
-async def cycle(frontier: Any, pages: int, children: int, workers: int, first_child: int,
-                commit_batch: int = 256) -> tuple[float, int, int]:
+async def cycle(
+    frontier: Any,
+    pages: int,
+    children: int,
+    workers: int,
+    first_child: int,
+    commit_batch: int = 256,
+) -> tuple[float, int, int]:
     """Lease+settle ``pages`` requests, each adding ``children`` URLs: (seconds, leases, adds)."""
     queue: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=workers * 4)
     next_child = first_child
@@ -117,8 +125,9 @@ async def bench_sqlite(args: argparse.Namespace, db: Path) -> dict[str, float]:
         # re-adding known URLs: dedup hits
         seconds = await enqueue(frontier, min(args.urls, 100_000), args.batch)
         results["dedup_hits_per_s"] = min(args.urls, 100_000) / seconds
-        seconds, leased, added = await cycle(frontier, args.pages, args.children, args.workers,
-                                             first_child=args.urls)
+        seconds, leased, added = await cycle(
+            frontier, args.pages, args.children, args.workers, first_child=args.urls
+        )
         results["cycle_ops_per_s"] = (leased + added) / seconds
         results["cycle_pages_per_s"] = leased / seconds
         results["transactions"] = store.writer.transactions
@@ -138,8 +147,9 @@ async def bench_memory(args: argparse.Namespace) -> dict[str, float] | None:
     await frontier.open()
     pages = args.pages
     await enqueue(frontier, pages, args.batch)
-    seconds, leased, added = await cycle(frontier, pages, args.children, args.workers,
-                                         first_child=pages)
+    seconds, leased, added = await cycle(
+        frontier, pages, args.children, args.workers, first_child=pages
+    )
     await frontier.close()
     return {"cycle_ops_per_s": (leased + added) / seconds, "cycle_pages_per_s": leased / seconds}
 
@@ -158,21 +168,29 @@ def main() -> int:
         sqlite = asyncio.run(bench_sqlite(args, Path(tmp) / "frontier.db"))
     memory = asyncio.run(bench_memory(args))
 
-    print(f"SQLite frontier, {args.urls:,} URLs queued (python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs)")
+    print(
+        f"SQLite frontier, {args.urls:,} URLs queued (python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs)"
+    )
     print(f"  enqueue (new URLs)          {sqlite['enqueue_per_s']:>12,.0f} /s")
     print(f"  enqueue (duplicates)        {sqlite['dedup_hits_per_s']:>12,.0f} /s")
-    print(f"  lease+settle cycle          {sqlite['cycle_ops_per_s']:>12,.0f} ops/s "
-          f"({sqlite['cycle_pages_per_s']:,.0f} pages/s, {args.children} child each, "
-          f"{int(sqlite['transactions']):,} transactions)")
-    print(f"  RSS with {args.urls:,} queued   {sqlite['rss_queued_mb']:>9,.0f} MB "
-          f"(+{sqlite['rss_growth_mb']:,.0f} MB for the queue)")
+    print(
+        f"  lease+settle cycle          {sqlite['cycle_ops_per_s']:>12,.0f} ops/s "
+        f"({sqlite['cycle_pages_per_s']:,.0f} pages/s, {args.children} child each, "
+        f"{int(sqlite['transactions']):,} transactions)"
+    )
+    print(
+        f"  RSS with {args.urls:,} queued   {sqlite['rss_queued_mb']:>9,.0f} MB "
+        f"(+{sqlite['rss_growth_mb']:,.0f} MB for the queue)"
+    )
     print(f"  peak RSS                    {sqlite['peak_rss_mb']:>9,.0f} MB")
     print(f"  database on disk            {sqlite['db_mb']:>9,.0f} MB")
     if memory is not None:
         ratio = sqlite["cycle_ops_per_s"] / memory["cycle_ops_per_s"]
-        print(f"in-memory frontier cycle      {memory['cycle_ops_per_s']:>12,.0f} ops/s "
-              f"-> SQLite does {ratio:.0%} of it")
+        print(
+            f"in-memory frontier cycle      {memory['cycle_ops_per_s']:>12,.0f} ops/s "
+            f"-> SQLite does {ratio:.0%} of it"
+        )
     ok = sqlite["cycle_ops_per_s"] >= 20_000 and sqlite["peak_rss_mb"] < 300
     print("targets (>= 20,000 ops/s, < 300 MB):", "met" if ok else "NOT met")
     return 0 if ok else 1

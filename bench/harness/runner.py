@@ -147,6 +147,18 @@ def corocrawl_command(
     return cmd
 
 
+def corocrawl_has_processes() -> bool:
+    """Whether this corocrawl's douban command can use several processes."""
+    cp = subprocess.run(
+        [sys.executable, "-m", "corocrawl", "douban", "--help"],
+        capture_output=True,
+        text=True,
+        env=_env_with_src(),
+        check=False,
+    )
+    return "--processes" in cp.stdout
+
+
 def _env_with_src() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
@@ -174,6 +186,9 @@ def run_one(ctx: Context, spec: Spec, n_lists: int, concurrency: int, tag: str =
         res.problems.append(f"its virtual environment ({spec.venv}) could not be installed")
         return res
     if spec.script is None:
+        if spec.processes > 1 and not corocrawl_has_processes():
+            res.problems.append("missing: `corocrawl douban` has no --processes option")
+            return res
         cmd = corocrawl_command(ctx.server.base, lists, out, concurrency, spec.processes)
     else:
         cmd = [
