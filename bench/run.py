@@ -265,8 +265,8 @@ def _memory(
     md = [
         f"### Memory: peak RSS against pages crawled (detail pages repeat a pool of {site.POOL:,} files)",
         "",
-        "| crawler | movies | pages/s | peak RSS MB | wall s |",
-        "|---|---:|---:|---:|---:|",
+        "| crawler | movies | pages/s | RSS MB, 1st half of crawl | RSS MB, 2nd half | peak RSS MB (whole run) | wall s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in which:
         for pages in (args.memory_pages // 10, args.memory_pages):
@@ -283,11 +283,12 @@ def _memory(
             )
             if r.ok:
                 md.append(
-                    f"| {r.label} | {r.movies:,} | {r.pages_per_s:,.0f} | {r.peak_rss_mb:,.0f} | {r.wall:.0f} |"
+                    f"| {r.label} | {r.movies:,} | {r.pages_per_s:,.0f} | {r.rss_first_half_mb:,.0f} "
+                    f"| {r.rss_second_half_mb:,.0f} | {r.peak_rss_mb:,.0f} | {r.wall:.0f} |"
                 )
             else:
                 md.append(
-                    f"| {r.label} | {r.movies:,} | no figure: {'; '.join(r.problems)[:160]} | | |"
+                    f"| {r.label} | {r.movies:,} | no figure: {'; '.join(r.problems)[:160]} | | | | |"
                 )
             into.append(asdict(r))
     md.append("")

@@ -13,6 +13,27 @@ from selectolax.lexbor import LexborHTMLParser
 from yarl import URL
 
 
+def parse(body: bytes, url: URL, movie: dict[str, str] | None) -> tuple[list, dict | None]:  # type: ignore[type-arg]
+    """A list page's (detail URL, movie) pairs, or a detail page's finished item.
+
+    A function of its own so that the parsed page is freed when it returns, before
+    the worker waits for its next page.
+    """
+    dom = LexborHTMLParser(body.decode("utf-8"))
+    if movie is None:  # a list page
+        found = []
+        for node in dom.css("div#showing-soon > div.item"):
+            link = node.css_first("div.intro h3 a")
+            if link is None:
+                continue
+            href = link.attrs.get("href") or ""
+            dts = [li.text() for li in node.css("li.dt")]
+            found.append((str(url.join(URL(href))), list_item(href, link.text(), dts)))
+        return found, None
+    img = dom.css_first('div#mainpic > a.nbgnbg > img[rel="v:image"]')
+    return [], None if img is None else {**movie, "poster_url": img.attrs.get("src") or ""}
+
+
 async def crawl(starts: list[str], concurrency: int) -> list[dict[str, str]]:
     queue: asyncio.Queue[tuple[str, dict[str, str] | None]] = asyncio.Queue()
     for url in starts:
@@ -25,21 +46,11 @@ async def crawl(starts: list[str], concurrency: int) -> list[dict[str, str]]:
             try:
                 async with session.get(url) as resp:
                     body = await resp.read()
-                dom = LexborHTMLParser(body.decode("utf-8"))
-                if movie is None:  # a list page
-                    for node in dom.css("div#showing-soon > div.item"):
-                        link = node.css_first("div.intro h3 a")
-                        if link is None:
-                            continue
-                        href = link.attrs.get("href") or ""
-                        dts = [li.text() for li in node.css("li.dt")]
-                        queue.put_nowait(
-                            (str(resp.url.join(URL(href))), list_item(href, link.text(), dts))
-                        )
-                else:
-                    img = dom.css_first('div#mainpic > a.nbgnbg > img[rel="v:image"]')
-                    if img is not None:
-                        items.append({**movie, "poster_url": img.attrs.get("src") or ""})
+                found, item = parse(body, resp.url, movie)
+                for pair in found:
+                    queue.put_nowait(pair)
+                if item is not None:
+                    items.append(item)
             finally:
                 queue.task_done()
 

@@ -1,9 +1,11 @@
 """Run one crawler as a child process and measure it: wall time, CPU time, peak RSS.
 
 CPU time comes from ``os.wait4`` on that child (its own and its waited-for children's
-user+system time). Peak RSS is the larger of ``wait4``'s ``ru_maxrss`` (the biggest
-single process) and the peak of the summed ``VmRSS`` of the whole process tree,
-sampled every 100 ms (what a crawl of several processes holds at once).
+user+system time). Peak RSS comes from ``/proc``, sampled every 100 ms over the whole
+process tree: the larger of the summed ``VmRSS`` (what several processes hold at once)
+and the sum of each process's own high-water mark ``VmHWM``. Not ``wait4``'s
+``ru_maxrss``: Linux carries the parent's high-water mark across fork+exec into it, so
+a big harness would show up as a big crawler.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ class Usage:
     processes: int  # most processes seen at once in the tree
     start: float  # time.time() at launch
     end: float
+    rss_samples: tuple[tuple[float, float], ...] = ()  # (time.time(), MB of the whole tree)
+
+    def rss_between(self, start: float, end: float) -> float:
+        """Peak sampled RSS (MB) of the tree between two ``time.time()`` instants."""
+        return max((mb for t, mb in self.rss_samples if start <= t <= end), default=0.0)
 
 
 def _tree(pid: int) -> list[int]:
@@ -44,15 +51,19 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _rss_kb(pid: int) -> int:
+def _rss_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of ``pid`` in kB; zeros once it has gone."""
+    rss = hwm = 0
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return rss, hwm
 
 
 def run(
@@ -69,6 +80,8 @@ def run(
         start_wall, start = time.time(), time.monotonic()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         peak_kb = most = 0
+        samples: list[tuple[float, float]] = []
+        hwm_kb: dict[int, int] = {}
         status, usage = 0, None
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -76,7 +89,14 @@ def run(
                 break
             tree = _tree(proc.pid)
             most = max(most, len(tree))
-            peak_kb = max(peak_kb, sum(_rss_kb(p) for p in tree))
+            rss_kb = 0
+            for p in tree:
+                rss, hwm = _rss_kb(p)
+                rss_kb += rss
+                if hwm:
+                    hwm_kb[p] = hwm
+            peak_kb = max(peak_kb, rss_kb, sum(hwm_kb.values()))
+            samples.append((time.time(), rss_kb / 1024))
             if time.monotonic() - start > timeout:
                 proc.kill()  # our own child, by PID
             time.sleep(SAMPLE_EVERY)
@@ -86,7 +106,7 @@ def run(
         if log:
             out.close()  # type: ignore[union-attr]
     assert usage is not None
-    peak_mb = max(peak_kb, usage.ru_maxrss) / 1024
+    peak_mb = peak_kb / 1024
     return Usage(
         returncode=proc.returncode,
         wall=wall,
@@ -95,4 +115,5 @@ def run(
         processes=max(most, 1),
         start=start_wall,
         end=time.time(),
+        rss_samples=tuple(samples),
     )

@@ -102,6 +102,11 @@ class Result:
     ideal: float = 0.0  # latency runs: Σ latency / concurrency
     pct_of_ideal: float = 0.0
     rounds: list[float] = field(default_factory=list)  # pages/s of every round (0: failed)
+    # RSS while pages were being served: at the end of the first and of the second half of
+    # the crawl. Equal halves mean memory does not grow with pages done; the peak above
+    # them is start-up or the final export.
+    rss_first_half_mb: float = 0.0
+    rss_second_half_mb: float = 0.0
 
 
 def best_of(old: Result | None, new: Result) -> Result:
@@ -223,7 +228,10 @@ def run_one(ctx: Context, spec: Spec, n_lists: int, concurrency: int, tag: str =
     pages = [h for h in hits if h.status == 200 and h.path != "/robots.txt"]
     res.pages = len(pages)
     if hits:
-        res.span = max(h.end for h in hits) - min(h.start for h in hits)
+        first, last = min(h.start for h in hits), max(h.end for h in hits)
+        res.span = last - first
+        res.rss_first_half_mb = usage.rss_between(first, first + res.span / 2)
+        res.rss_second_half_mb = usage.rss_between(first + res.span / 2, last)
     if spec.raw:
         expected_bytes = sum(ctx.site.list_file(p).stat().st_size for p in range(n_lists))
         expected_bytes += sum(
