@@ -59,7 +59,7 @@ def test_site_has_real_douban_structure(generated: site.Site) -> None:
     assert detail_html.index("{{= img}}") < detail_html.index('rel="v:image"')
 
 
-@pytest.mark.parametrize("name", ["raw", "bare", "corocrawl-api"])
+@pytest.mark.parametrize("name", ["raw", "bare", "corocrawl", "corocrawl-api"])
 def test_crawler_gets_a_figure_only_with_every_item_right(
     context: runner.Context, name: str
 ) -> None:
@@ -117,3 +117,14 @@ def test_latency_server_delays_each_page_by_its_fixed_latency(
     )
     # Σ latency ÷ concurrency bounds the span from below (the list page comes first).
     assert result.span >= serve.latency_of(paths[0], lo, hi)
+
+
+def test_corocrawl_on_two_processes_has_a_figure_or_says_it_is_missing(
+    context: runner.Context,
+) -> None:
+    result = runner.run_one(context, runner.BY_NAME["corocrawl2"], 2, concurrency=8)
+    if runner.corocrawl_has_processes():
+        assert result.ok, result.problems
+    else:
+        assert not result.ok
+        assert result.problems == ["missing: `corocrawl douban` has no --processes option"]
