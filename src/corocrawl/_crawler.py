@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import signal
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from ._config import CrawlConfig
-from ._engine import Callback, Engine
+from ._engine import Callback, Engine, FailureHook
 from ._exceptions import ConfigError, RunningLoopError
-from ._politeness import HostPolicy, HostRule, HostSlots
+from ._politeness import HostPolicy, HostRule, HostSlots, Pacer
 from ._request import Request, parse_url
+from ._running import graceful_signals, loop_factory
 from ._stats import CrawlStats
 from .frontier import Frontier, MemoryFrontier
 from .sinks import Item, ItemSink, MemorySink
@@ -55,6 +55,8 @@ class Crawler:
         item_key: str | Callable[[Item], str | None] | None = None,
         host_policy: HostPolicy | None = None,
         handle_http_errors: bool = False,
+        pacer: Pacer | None = None,
+        on_failure: FailureHook | None = None,
         **settings: Any,
     ) -> None:
         try:
@@ -68,6 +70,10 @@ class Crawler:
         self.item_key = item_key
         self.host_policy = host_policy
         self.handle_http_errors = handle_http_errors
+        # Hooks of generic crawls (corocrawl.spiders.generic): adaptive spacing per
+        # host, and a record for each request that failed for good.
+        self.pacer = pacer
+        self.on_failure = on_failure
         self.callbacks: dict[str, Callback] = {}
         self.start_requests: list[Request] = []
         self.default_callback: str | None = None
@@ -122,8 +128,15 @@ class Crawler:
         if self._engine is not None:
             self._engine.stop(reason)
 
-    async def crawl(self) -> CrawlStats:
-        """Run the crawl in the current event loop and return its stats."""
+    async def crawl(self, *, handle_signals: bool = False) -> CrawlStats:
+        """Run the crawl in the current event loop and return its stats.
+
+        ``handle_signals``: the first Ctrl-C/SIGTERM stops gracefully, a second
+        at once (main thread only; leave it off inside Jupyter).
+        """
+        if handle_signals:
+            with graceful_signals(self.stop):
+                return await self.crawl()
         if not self.start_requests:
             raise ConfigError("nothing to crawl: give start URLs with @crawler.start(url, ...)")
         self.stats = CrawlStats()
@@ -134,10 +147,11 @@ class Crawler:
             sinks=self.sinks,
             callbacks=self.callbacks,
             default_callback=self.default_callback,
-            slots=HostSlots(default, self.host_policy),
+            slots=HostSlots(default, self.host_policy, self.pacer),
             item_key=self.item_key,
             handle_http_errors=self.handle_http_errors,
             stats=self.stats,
+            on_failure=self.on_failure,
         )
         self._engine = engine
         timer = None
@@ -165,48 +179,8 @@ class Crawler:
                 "crawler.run() cannot start a new event loop inside a running one "
                 "(Jupyter, async code): use 'await crawler.crawl()' instead"
             )
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            return runner.run(self._crawl_with_signals() if handle_signals else self.crawl())
-
-    async def _crawl_with_signals(self) -> CrawlStats:
-        loop = asyncio.get_running_loop()
-        main = asyncio.current_task()
-        presses = 0
-
-        def on_signal(signame: str) -> None:
-            nonlocal presses
-            presses += 1
-            if presses == 1:
-                log.warning("%s: finishing requests in flight (again to quit at once)", signame)
-                self.stop(f"{signame} received")
-            elif main is not None:
-                main.cancel()
-
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, on_signal, sig.name)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError):  # not the main thread / Windows
-                pass
-        try:
-            return await self.crawl()
-        except asyncio.CancelledError:
-            if presses > 1:
-                raise KeyboardInterrupt from None
-            raise
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            return runner.run(self.crawl(handle_signals=handle_signals))
 
 
 def crawl_urls(urls: Iterable[str], callback: Callback, **settings: Any) -> list[Item]:

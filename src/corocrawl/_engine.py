@@ -14,11 +14,10 @@ settles the outcomes, so an acknowledged request always has its items stored.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from yarl import URL
@@ -26,6 +25,7 @@ from yarl import URL
 from ._config import CrawlConfig
 from ._exceptions import StorageError, UsageError
 from ._fetcher import Fetcher, FetchError, check_status
+from ._parallel import CallbackPool, Failure, drive
 from ._politeness import HostSlots
 from ._request import Request
 from ._response import Response
@@ -36,6 +36,9 @@ from .sinks import Item, ItemSink, KeyedItem
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Response], Any]
+#: Turns a request that failed for good into items to store (e.g. a page record
+#: with the error). Hook for generic crawls; ``exc.response`` is the error page, if any.
+FailureHook = Callable[[Request, FetchError], Awaitable[Sequence[Item]]]
 #: Seconds a worker waits for a request before checking whether the crawl is over.
 _IDLE_POLL = 0.05
 #: The longest Retry-After we wait for; past it the request fails instead.
@@ -57,8 +60,10 @@ class Engine:
         item_key: str | Callable[[Item], str | None] | None = None,
         handle_http_errors: bool = False,
         stats: CrawlStats | None = None,
+        on_failure: FailureHook | None = None,
     ) -> None:
         self.config = config
+        self.on_failure = on_failure
         self.frontier = frontier
         self.sinks = list(sinks)
         self.callbacks = dict(callbacks)
@@ -75,6 +80,7 @@ class Engine:
         self._leased = 0
         self._blocked_hosts: set[str] = set()
         self._fatal: BaseException | None = None
+        self.pool: CallbackPool | None = None
 
     # -- control -------------------------------------------------------------
 
@@ -92,13 +98,23 @@ class Engine:
     async def run(self, start: Sequence[Request]) -> CrawlStats:
         """Seed ``start`` (dedup makes re-seeding a resumed crawl a no-op) and crawl."""
         opened: list[ItemSink] = []
-        await self.frontier.open()
+        if self.config.processes > 1:
+            # Fork before the store's threads and the HTTP session exist.
+            self.pool = CallbackPool(self.config.processes, self.callbacks)
+            await self.pool.start()
+        try:
+            await self.frontier.open()
+        except BaseException:
+            self._close_pool()
+            raise
         try:
             for sink in self.sinks:
                 await sink.open()
                 opened.append(sink)
             await self.frontier.add([self._normalise(r) for r in start])
             async with Fetcher(self.config) as fetcher, asyncio.TaskGroup() as group:
+                if self.pool is not None:
+                    group.create_task(self.pool.serve(), name="callback-pool")
                 committer = group.create_task(self._committer(), name="committer")
                 workers = [
                     group.create_task(self._worker(fetcher), name=f"worker-{i}")
@@ -107,14 +123,22 @@ class Engine:
                 await self._wait_for(workers)
                 await self._results.put(None)
                 await committer
+                if self.pool is not None:
+                    self.pool.finish()
         finally:
             self.stats.finish()
             for sink in reversed(opened):
                 await sink.close()
             await self.frontier.close()
+            self._close_pool()
         if self._fatal is not None:
             raise self._fatal
         return self.stats
+
+    def _close_pool(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     async def _wait_for(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers; after a stop, give them ``stop_grace`` then cancel."""
@@ -142,12 +166,21 @@ class Engine:
         while not self._stopping.is_set() and not self._finished.is_set():
             if max_pages is not None and self._leased >= max_pages:
                 break
-            request = await frontier.lease(_IDLE_POLL)
+            # Reserve the page before waiting: workers waiting in lease() together
+            # would otherwise all get one and overshoot max_pages.
+            self._leased += 1
+            try:
+                request = await frontier.lease(_IDLE_POLL)
+            except StorageError as exc:  # a full disk, a lost Redis: stop like the committer
+                self._leased -= 1
+                self._fatal = self._fatal or exc
+                self.stop(str(exc))
+                break
             if request is None:
+                self._leased -= 1
                 if self._results.empty() and not await frontier.has_pending():
                     self._finished.set()
                 continue
-            self._leased += 1
             self.stats.in_flight += 1
             try:
                 result = await self._process(fetcher, request)
@@ -163,7 +196,10 @@ class Engine:
         if host in self._blocked_hosts:
             return self._fail(request, "blocked", "host blocked us earlier (HTTP 418)"), []
         slot = self.slots.get(host)
+        pacer = self.slots.pacer
         self.stats.requests += 1
+        response: Response | None = None
+        started = time.monotonic()
         try:
             async with slot.hold():
                 started = time.monotonic()
@@ -171,11 +207,28 @@ class Engine:
                 response.elapsed = time.monotonic() - started
             self.stats.record_response(host, response.status, response.elapsed,
                                        len(response.body))
+            if pacer is not None:
+                pacer.observe(host, response.elapsed, response.status)
             if not self.handle_http_errors:
                 check_status(response)
         except FetchError as exc:
-            return self._fetch_failed(request, exc, slot), []
+            if pacer is not None and response is None and exc.retryable:
+                # No answer (timeout, refused, reset): the host is struggling, in effect.
+                pacer.observe(host, time.monotonic() - started, None)
+            exc.response = response
+            outcome = self._fetch_failed(request, exc, slot)
+            return outcome, await self._failure_items(request, exc, outcome)
         return await self._handle(request, response)
+
+    async def _failure_items(
+        self, request: Request, exc: FetchError, outcome: Outcome
+    ) -> list[KeyedItem]:
+        """Items the on_failure hook makes of a request that failed for good (not a retry)."""
+        if self.on_failure is None or outcome.state != "failed":
+            return []
+        items = list(await self.on_failure(request, exc))
+        self.stats.items += len(items)
+        return [(self._key(item, request, i), item) for i, item in enumerate(items)]
 
     def _fetch_failed(self, request: Request, exc: FetchError, slot: Any) -> Outcome:
         if exc.status == 418:
@@ -210,46 +263,47 @@ class Engine:
     ) -> tuple[Outcome, list[KeyedItem]]:
         name = request.callback_name or self.default_callback
         callback = self.callbacks.get(name) if name else None
-        if callback is None:
+        if name is None or callback is None:
             self._fatal = UsageError(
                 f"no callback named {name!r} is registered: decorate it with @crawler.handler"
             )
             self.stop("unknown callback")
             return self._fail(request, "callback", f"unknown callback {name!r}"), []
         self.stats.pages += 1
+        failure: Failure = None
+        if self.pool is not None:
+            values, failure = await self.pool.run(name, response)
+        else:
+            try:
+                values, exc = await drive(callback(response))
+            except Exception as raised:  # a plain function that raised when called
+                values, exc = [], raised
+            if exc is not None:
+                failure = (isinstance(exc, UsageError), type(exc).__name__, str(exc))
+                if isinstance(exc, UsageError):
+                    self._fatal = self._fatal or exc  # keep its type, e.g. InvalidSelector
+                else:
+                    log.debug("callback %s failed on %s", name, request.url, exc_info=exc)
         children: list[Request] = []
         items: list[KeyedItem] = []
-        error: str | None = None
-        try:
-            await self._collect(callback(response), request, children, items)
-        except UsageError as exc:  # a bad selector: the user's code, not the page
-            self._fatal = exc
-            self.stop(str(exc))
-            error = f"callback: {exc}"
-        except Exception as exc:
-            # Like gather(return_exceptions=True): one bad page must not end the
-            # crawl. What the callback yielded before failing is kept.
-            log.debug("callback %s failed on %s", name, request.url, exc_info=True)
-            error = f"callback: {type(exc).__name__}: {exc}"
-            self.stats.record_error(request.url, "callback", f"{type(exc).__name__}: {exc}")
-        self.stats.items += len(items)
-        outcome = Outcome(request, "done", children=children, error=error)
-        return outcome, items
-
-    async def _collect(self, result: Any, request: Request, children: list[Request],
-                       items: list[KeyedItem]) -> None:
-        if inspect.isasyncgen(result):
-            async for value in result:
+        for value in values:
+            try:
                 self._accept(value, request, children, items)
-            return
-        if inspect.isawaitable(result):
-            result = await result
-        if result is None:
-            return
-        if isinstance(result, Request | dict):
-            result = (result,)
-        for value in result:
-            self._accept(value, request, children, items)
+            except (TypeError, UsageError) as exc:
+                failure = failure or (isinstance(exc, UsageError), type(exc).__name__, str(exc))
+        error: str | None = None
+        if failure is not None:
+            usage, kind, message = failure
+            if usage:  # a bad selector: the user's code, not the page
+                self._fatal = self._fatal or UsageError(message)
+                self.stop(message)
+            else:
+                # Like gather(return_exceptions=True): one bad page must not end
+                # the crawl. What the callback yielded before failing is kept.
+                self.stats.record_error(request.url, "callback", f"{kind}: {message}")
+            error = f"callback: {kind}: {message}"
+        self.stats.items += len(items)
+        return Outcome(request, "done", children=children, error=error), items
 
     def _accept(self, value: Any, request: Request, children: list[Request],
                 items: list[KeyedItem]) -> None:

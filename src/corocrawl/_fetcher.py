@@ -47,6 +47,8 @@ class FetchError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        #: The error page, when there was an answer (set by the engine for on_failure hooks).
+        self.response: Response | None = None
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -123,7 +125,12 @@ class Fetcher:
         except TimeoutError:
             raise FetchError("timeout", f"no complete answer within the time limit "
                              f"({cfg.timeouts.total}s total)", retryable=True) from None
-        except aiohttp.TooManyRedirects:
+        except aiohttp.TooManyRedirects as exc:
+            # A URL seen twice in the chain is a loop: say so, it is what the user must fix.
+            chain = [str(r.url) for r in exc.history]
+            if len(set(chain)) < len(chain):
+                raise FetchError("redirect_loop", f"redirect loop through {len(set(chain))} "
+                                 f"URLs", retryable=False) from None
             raise FetchError("redirects", f"more than {cfg.max_redirects} redirects",
                              retryable=False) from None
         except aiohttp.ClientConnectorError as exc:

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +29,27 @@ class HostRule:
 HostPolicy = Callable[[str], HostRule | None]
 
 
+class Pacer(Protocol):
+    """Spacing that changes during a crawl (robots.txt Crawl-delay, adaptive throttle).
+
+    Hook for generic crawls (``corocrawl._throttle.CrawlPacer``): ``turn`` is
+    awaited inside the slot before every request start, after the slot's own
+    delay and pause; ``observe`` is told each answer's latency and status
+    (None when no answer came).
+    """
+
+    async def turn(self, host: str) -> None: ...
+
+    def observe(self, host: str, latency: float, status: int | None) -> None: ...
+
+
 class Slot:
     """One host's concurrency cap and request spacing."""
 
     __slots__ = ("_next_start", "_semaphore", "_spacing", "active", "delay", "host", "jitter",
-                 "per_host")
+                 "pacer", "per_host")
 
-    def __init__(self, host: str, rule: HostRule) -> None:
+    def __init__(self, host: str, rule: HostRule, pacer: Pacer | None = None) -> None:
         self.host = host
         self.per_host = rule.per_host
         self.delay = rule.delay
@@ -43,6 +58,7 @@ class Slot:
         self._semaphore = asyncio.Semaphore(rule.per_host)
         self._spacing = asyncio.Lock()
         self._next_start = 0.0
+        self.pacer = pacer
 
     def pause(self, seconds: float) -> None:
         """Hold every new request to this host for ``seconds`` (429/503 Retry-After)."""
@@ -66,6 +82,8 @@ class Slot:
         async with self._semaphore:
             if self.delay > 0 or self._next_start > 0:
                 await self._wait_turn()
+            if self.pacer is not None:  # generic crawls: robots Crawl-delay + adaptive delay
+                await self.pacer.turn(self.host)
             self.active += 1
             try:
                 yield self
@@ -76,16 +94,19 @@ class Slot:
 class HostSlots:
     """The slots of a crawl, created on first use of each host."""
 
-    def __init__(self, default: HostRule, policy: HostPolicy | None = None) -> None:
+    def __init__(
+        self, default: HostRule, policy: HostPolicy | None = None, pacer: Pacer | None = None
+    ) -> None:
         self.default = default
         self.policy = policy
+        self.pacer = pacer
         self._slots: dict[str, Slot] = {}
 
     def get(self, host: str) -> Slot:
         slot = self._slots.get(host)
         if slot is None:
             rule = (self.policy(host) if self.policy else None) or self.default
-            slot = self._slots[host] = Slot(host, rule)
+            slot = self._slots[host] = Slot(host, rule, self.pacer)
         return slot
 
     def slots(self) -> list[Slot]:

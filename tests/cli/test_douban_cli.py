@@ -102,7 +102,7 @@ def test_sigint_stops_gracefully(tmp_path: Path) -> None:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         deadline = time.monotonic() + 20
-        while server.stats.total() < 10 and time.monotonic() < deadline:
+        while server.stats.total < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=30)

@@ -97,7 +97,7 @@ async def test_reset_stats_restarts_attempt_numbering(start_demo_server) -> None
     path = expected_items(config)[0]["url_path"]
     before = await statuses(server, path)
     server.stats.reset()
-    assert server.stats.total() == 0
+    assert server.stats.total == 0
     assert await statuses(server, path) == before
 
 

@@ -18,7 +18,7 @@ async def test_stats_count_fetches_attempts_and_log(demo_server, browser_session
         async with browser_session.get(demo_server.url(path)) as resp:
             await resp.read()
     stats = demo_server.stats
-    assert stats.total() == 4
+    assert stats.total == 4
     assert stats.count(items[0]["url_path"]) == 2
     assert stats.outcomes[(items[0]["url_path"], 2)] == 200
     assert stats.outcomes[("/nowhere", 1)] == 404
@@ -74,7 +74,7 @@ def test_stats_reset_keeps_requests_in_flight() -> None:
     stats.begin("/b", "h")
     stats.end("/b", 1, "h", 200)
     stats.reset()
-    assert stats.total() == 0 and stats.max_in_flight == 1 and stats.in_flight == 1
+    assert stats.total == 0 and stats.max_in_flight == 1 and stats.in_flight == 1
     assert stats.begin("/a", "h") == 1, "attempt numbering restarts"
     stats.end("/a", first, "h", 200)
 

@@ -96,3 +96,10 @@ async def test_a_bot_user_agent_gets_418() -> None:
     assert items == []
     assert stats.error_kinds["blocked"] == 1
     assert "bot" in stats.errors[0].message
+
+
+async def test_parsing_in_worker_processes_gives_the_same_items() -> None:
+    demo = DemoConfig(movies=60, cities=("beijing",), today=TODAY, seed=11, fail_rate=0.1)
+    items, stats, _ = await crawl(demo, concurrency=16, processes=2, retries=0)
+    assert [_as_expected(i) for i in items] == _expected(demo)
+    assert stats.pages + stats.error_kinds["http_500"] == 61

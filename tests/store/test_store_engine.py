@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from corocrawl import Crawler, Request, Response
+from corocrawl._exceptions import StorageError
 from corocrawl.store import SqliteStore, StoreReader
 
 PAGES = 60
@@ -55,7 +56,9 @@ async def site() -> AsyncIterator[tuple[Tree, str]]:
         await server.close()
 
 
-def make_crawler(start: str, store: SqliteStore | None, **settings: Any) -> Crawler:
+def make_crawler(start: str, store: SqliteStore | None,
+                 on_page: Callable[[], Awaitable[None]] | None = None,
+                 **settings: Any) -> Crawler:
     kwargs: dict[str, Any] = {"concurrency": 8, "per_host": 8, "item_key": "path",
                               "backoff_base": 0.01, **settings}
     if store is not None:
@@ -64,6 +67,8 @@ def make_crawler(start: str, store: SqliteStore | None, **settings: Any) -> Craw
 
     @crawler.start(start)
     async def page(resp: Response) -> AsyncIterator[Request | dict[str, Any]]:
+        if on_page is not None:
+            await on_page()
         title = resp.css_first("title")
         yield {"path": resp.url.split(":", 2)[2].split("/", 1)[1],
                "title": title.text() if title else None}
@@ -128,3 +133,32 @@ async def test_fresh_starts_over(site: tuple[Tree, str], tmp_path: Path) -> None
     again = await make_crawler(start, SqliteStore(db, fresh=True)).crawl()
     assert again.pages == PAGES + 1
     assert tree.hits["/p/0"] == 2
+
+
+async def test_storage_failing_mid_crawl_stops_with_one_error_and_resumes(
+        site: tuple[Tree, str], tmp_path: Path) -> None:
+    """Every write failing (SQLite refuses them: query_only) ends the crawl with the
+    store's one-line error, not a traceback group; the file stays resumable."""
+    _, start = site
+    db = tmp_path / "crawl.db"
+    store = SqliteStore(db, prefetch=1)  # every lease queries: the lease path fails too
+    pages = 0
+
+    def refuse_writes(conn: Any, deltas: list[int]) -> None:
+        conn.execute("PRAGMA query_only = 1")
+
+    async def break_after_five() -> None:
+        nonlocal pages
+        pages += 1
+        if pages == 5:
+            await store.writer.run(refuse_writes)
+
+    crawler = make_crawler(start, store, break_after_five, concurrency=4, per_host=4)
+    with pytest.raises(StorageError) as info:
+        await crawler.crawl()
+    assert "\n" not in str(info.value) and str(db) in str(info.value)
+    # the file is intact, and the next run finishes the crawl
+    stats = await make_crawler(start, SqliteStore(db)).crawl()
+    assert stats.pages > 0
+    with StoreReader(db) as reader:
+        assert reader.counts()["done"] == PAGES + 1

@@ -48,9 +48,11 @@ async def test_another_programs_sqlite_file_is_not_touched_even_with_fresh(tmp_p
         conn.execute("CREATE TABLE contacts (name TEXT)")
         conn.execute("INSERT INTO contacts VALUES ('ada')")
     conn.close()
+    before = db.read_bytes()
     for fresh in (False, True):
         with pytest.raises(BadDatabase, match="SQLite file but not a corocrawl database"):
             await SqliteStore(db, fresh=fresh).open()
+    assert db.read_bytes() == before  # not even switched to WAL mode
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT name FROM contacts").fetchall() == [("ada",)]
     conn.close()
@@ -63,20 +65,25 @@ async def test_an_unknown_schema_version(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE name = 'schema_version'")
     conn.close()
+    before = db.read_bytes()
     with pytest.raises(BadDatabase) as info:
         await SqliteStore(db).open()
     message = one_line(info.value)
     assert "storage format 99" in message and "--fresh" in message
+    assert db.read_bytes() == before
     with pytest.raises(BadDatabase, match="storage format 99"):
         StoreReader(db)
     async with SqliteStore(db, fresh=True) as store:  # the way out the message names
         assert await store.frontier.add([Request("http://site.test/a")]) == 1
 
 
-@pytest.mark.parametrize("where", ["missing-dir", "parent-is-a-file"])
+@pytest.mark.parametrize("where", ["missing-dir", "parent-is-a-file", "a-directory"])
 async def test_a_path_that_cannot_exist(tmp_path: Path, where: str) -> None:
     if where == "missing-dir":
         db = tmp_path / "no" / "such" / "dir" / "crawl.db"
+    elif where == "a-directory":
+        db = tmp_path / "crawl.db"
+        db.mkdir()
     else:
         (tmp_path / "file").write_text("x")
         db = tmp_path / "file" / "crawl.db"
@@ -84,7 +91,8 @@ async def test_a_path_that_cannot_exist(tmp_path: Path, where: str) -> None:
         await SqliteStore(db).open()
     message = one_line(info.value)
     assert str(db) in message and "--db" in message
-    assert names_in(tmp_path) == ([] if where == "missing-dir" else ["file"])
+    assert names_in(tmp_path) == {"missing-dir": [], "parent-is-a-file": ["file"],
+                                  "a-directory": ["crawl.db"]}[where]
 
 
 @pytest.fixture

@@ -224,10 +224,13 @@ async def test_fresh_wipes_the_crawl_and_says_so(db: Path, caplog: pytest.LogCap
     async with SqliteStore(db) as store:
         await store.frontier.add([req("a")])
         await store.sink.write([("k", {"a": 1})])
+    store = SqliteStore(db, fresh=True)
     with caplog.at_level("WARNING"):
-        async with SqliteStore(db, fresh=True) as store:
+        async with store:
             assert await store.frontier.counts() == FrontierCounts(0, 0, 0, 0)
             assert await store.frontier.add([req("a")]) == 1
+    async with store:  # the same store opened again (a second crawl) does not wipe again
+        assert await store.frontier.counts() == FrontierCounts(1, 0, 0, 0)
     assert any("starting over" in r.getMessage() and "1 requests and 1 items" in r.getMessage()
                for r in caplog.records)
 

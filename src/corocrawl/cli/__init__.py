@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .._exceptions import CorocrawlError, UsageError
+from ._settings import resolve_settings
 
 # Modules in cli/ that define subcommands, in the order --help lists them.
 _COMMANDS = (
@@ -24,6 +27,10 @@ _COMMANDS = (
     "_status",
     "_retry_failed",
     "_export",
+    "_crawl",
+    "_links",
+    "_report",
+    "_config_cmd",
 )
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
@@ -39,8 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="corocrawl",
         description="A fast, crash-safe web crawler built on asyncio coroutines.",
-        epilog="examples:\n  corocrawl demo\n  corocrawl douban --city beijing -o movies.jsonl\n"
-        "  corocrawl serve-demo --port 8080 --movies 200",
+        epilog="examples:\n"
+        "  corocrawl demo                                   # offline, against the replica\n"
+        "  corocrawl douban --city beijing -o movies.jsonl --posters posters\n"
+        "  corocrawl report --posters posters -o movies.html\n"
+        "  corocrawl crawl https://example.com/ -o pages.jsonl\n"
+        "  corocrawl status --db corocrawl.db\n"
+        "  corocrawl serve-demo --port 8080 --movies 200\n"
+        "  corocrawl config douban                          # effective settings",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
@@ -53,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        # Flags, then COROCRAWL_* variables, then corocrawl.toml, then defaults.
+        args, _sources = resolve_settings(parser, argv, os.environ, Path.cwd())
+    except UsageError as exc:
+        print(f"corocrawl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="crawl the embedded douban replica (offline) and show the movies",
         description="Start the embedded douban replica on a free port, crawl it with the "
         "douban spider, print the movies and a summary. Items land in --db.",
-        epilog="example:\n  corocrawl demo --movies 100 --latency 0.1-0.5 -o movies.csv",
+        epilog="examples:\n  corocrawl demo --movies 100 --latency 0.1-0.5 -o movies.csv\n"
+        "  corocrawl demo --report gallery.html --posters gallery-posters",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--movies", type=positive_int, default=40, help="movies (default 40)")
@@ -58,6 +59,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="corocrawl.db",
         metavar="PATH",
         help="SQLite file for the items (default corocrawl.db; started afresh)",
+    )
+    parser.add_argument(
+        "--posters",
+        metavar="DIR",
+        default="posters",
+        help="download the posters into DIR (default posters), for the gallery",
+    )
+    parser.add_argument(
+        "--report",
+        metavar="FILE",
+        default="movies.html",
+        help="write the HTML poster gallery to FILE (default movies.html)",
     )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
     add_crawl_options(parser)

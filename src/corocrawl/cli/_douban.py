@@ -10,16 +10,31 @@ from .._config import CrawlConfig
 from .._exceptions import BlockedError, UsageError
 from .._request import parse_url
 from .._stats import CrawlStats
+from ..report import write_gallery
 from ..sinks._files import check_export_path, export_items
-from ..spiders.douban import BROWSER_USER_AGENT, FIELDS, build_crawler, complete, list_url
+from ..spiders.douban import (
+    BROWSER_USER_AGENT,
+    FIELDS,
+    build_crawler,
+    complete,
+    douban_host_policy,
+    list_url,
+)
 from ..store import SqliteStore
 from ._options import add_crawl_options, check_db_path, config_from_args
-from ._output import print_movies, print_summary, run_crawler
+from ._output import (
+    download_all_posters,
+    print_movies,
+    print_posters,
+    print_summary,
+    run_crawler,
+)
 
 EXAMPLES = """examples:
   corocrawl douban --city shanghai -o movies.jsonl -o movies.csv
   corocrawl douban --start-url http://127.0.0.1:8080/cinema/later/beijing/ --concurrency 64
   corocrawl douban --user-agent "Mozilla/5.0 ..." --delay 3     # if douban answers 418
+  corocrawl douban --posters posters && corocrawl report --posters posters
 """
 
 
@@ -59,6 +74,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="forget the stored crawl in --db and start over"
     )
+    parser.add_argument(
+        "--posters",
+        metavar="DIR",
+        help="download every full-size poster into DIR (named <subject_id>-<hash>.<ext>); "
+        "douban's image hosts get the same ~2 s spacing as its pages",
+    )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
     add_crawl_options(parser)
     parser.set_defaults(run=run)
@@ -88,13 +109,23 @@ def crawl_douban(
         today=args.today,
         polite_to_douban=polite,
     )
-    stats = run_crawler(crawler, quiet=args.quiet)
+    stats = run_crawler(crawler, quiet=args.quiet, log_json=getattr(args, "log_json", None))
     items = [complete(item) for item in store.iter_items()]
     for out in outputs:
         export_items(items, out, FIELDS)
+    posters = getattr(args, "posters", None)
+    if posters:
+        policy = douban_host_policy if polite else None
+        report = download_all_posters(items, posters, config, policy, quiet=args.quiet)
+        print_posters(report, posters, quiet=args.quiet)
     if not args.quiet:
         print_movies(items)
         print_summary(stats, exports=outputs, db=db, items=len(items))
+    gallery = getattr(args, "report", None)
+    if gallery:
+        page = write_gallery(items, gallery, poster_dir=posters)
+        if not args.quiet:
+            print(f"poster gallery: {page.resolve()}")
     return _exit_code(stats, start_urls, items)
 
 

@@ -39,6 +39,8 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
                        help="requests in flight at once to one host (default 8)")
     group.add_argument("--delay", type=seconds, metavar="SECONDS",
                        help="minimum time between requests to one host, with jitter")
+    group.add_argument("--processes", type=positive_int, metavar="N",
+                       help="processes that parse pages (default 1: parse in the event loop)")
     group.add_argument("--user-agent", metavar="UA", help="the User-Agent header to send")
     group.add_argument("--retries", type=int, metavar="N",
                        help="retries on timeouts, connection errors, 5xx and 429 (default 3)")
@@ -49,13 +51,16 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-time", type=seconds, metavar="SECONDS",
                        help="stop gracefully after this long")
     group.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    group.add_argument("--log-json", metavar="FILE",
+                       help="write JSON-lines events (start, page, error, retry, finish) to FILE")
 
 
 def config_from_args(args: argparse.Namespace, base: CrawlConfig) -> CrawlConfig:
     """``base`` with every crawl option the user gave applied on top."""
     changes: dict[str, object] = {}
-    for name in ("concurrency", "per_host", "delay", "user_agent", "retries", "max_pages",
-                 "max_time"):
+    names = ("concurrency", "processes", "per_host", "delay", "user_agent", "retries",
+             "max_pages", "max_time")
+    for name in names:
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value

@@ -9,10 +9,10 @@ import errno
 import math
 import signal
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import UsageError
+from .._running import loop_factory
 
 if TYPE_CHECKING:  # the demo (and aiohttp) load only when the command runs
     from ..demo import DemoConfig
@@ -127,17 +127,8 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; exit code 0."""
     config = config_from_args(args)
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(_serve(config, args.host, args.port))
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 async def _serve(config: DemoConfig, host: str, port: int) -> int:
@@ -166,6 +157,6 @@ async def _serve(config: DemoConfig, host: str, port: int) -> int:
             with contextlib.suppress(ValueError, RuntimeError):
                 loop.remove_signal_handler(signum)
         await server.close()
-    print(f"serve-demo: stopped after {server.stats.total()} requests", file=sys.stderr, flush=True)
+    print(f"serve-demo: stopped after {server.stats.total} requests", file=sys.stderr, flush=True)
     return 0
 

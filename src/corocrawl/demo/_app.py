@@ -326,7 +326,7 @@ def build_app(config: DemoConfig | None = None, stats: DemoStats | None = None) 
     """The replica site as an ``aiohttp.web.Application``.
 
     >>> app = build_app(DemoConfig(movies=10))
-    >>> app[STATS_KEY].total()
+    >>> app[STATS_KEY].total
     0
     """
     config = config or DemoConfig()

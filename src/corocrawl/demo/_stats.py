@@ -62,6 +62,7 @@ class DemoStats:
             self.in_flight -= 1
             self.in_flight_by_host[host] -= 1
 
+    @property
     def total(self) -> int:
         """Requests counted so far."""
         with self._lock:

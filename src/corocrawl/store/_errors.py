@@ -62,5 +62,9 @@ def translate(exc: sqlite3.Error, path: Path) -> StorageError:
             f"{path} stayed locked by another program; close what else has it open and retry"
         )
     if code == _SQLITE_IOERR:
-        return StorageError(f"input/output error on {path} ({text}); check the disk and retry")
+        # A write beyond a file-size limit or onto a full disk often surfaces as this.
+        return StorageError(
+            f"disk I/O error on {path}: the disk may be full or failing; free space or "
+            "check it, then run the same command again to resume"
+        )
     return StorageError(f"SQLite error on {path}: {text}")

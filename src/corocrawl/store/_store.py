@@ -43,6 +43,13 @@ DEFAULT_DB = "corocrawl.db"
 #: enough that priority order is barely bent and a kill re-queues few rows.
 DEFAULT_PREFETCH = 256
 
+#: The smallest refill of the lease buffer; it doubles when the buffer lasted
+#: under _REFILL_FAST seconds and halves when it lasted over _REFILL_SLOW.
+_MIN_REFILL = 16
+_REFILL_FAST, _REFILL_SLOW = 0.05, 0.5
+#: Keys per ``IN (...)`` query, well under SQLite's limit of bound parameters.
+_KEYS_PER_QUERY = 500
+
 _INSERT_REQUEST = (
     "INSERT INTO requests (fp, state, priority, not_before, attempt, data, updated) "
     "VALUES (?, 0, ?, ?, ?, ?, ?) ON CONFLICT (fp) DO NOTHING"
@@ -113,6 +120,8 @@ class SqliteStore:
         parent = self.path.parent
         if not parent.is_dir():
             raise unusable_path(self.path, FileNotFoundError(2, "no such directory"))
+        if self.path.is_dir():
+            raise unusable_path(self.path, IsADirectoryError(21, "it is a directory"))
         self._lock.acquire()
         writer = Writer(self.path, self._apply_deltas)
         fresh, item_key = self.fresh, self.item_key
@@ -138,6 +147,7 @@ class SqliteStore:
             self._lock.release()
             raise
         self._writer = writer
+        self.fresh = False  # wiped once; opening again (a second crawl) continues
         self.recovered = recovered[0]
         if self.recovered:
             log.info("%s: %d requests in flight when the last run stopped are queued again",
@@ -221,6 +231,8 @@ class SqliteFrontier:
         self._store = store
         self._buffer: deque[tuple[int, Request]] = deque()
         self._leased: dict[bytes, list[int]] = {}
+        self._refill_size = _MIN_REFILL
+        self._last_refill = 0.0
         self._refill_lock = asyncio.Lock()
         self._work = asyncio.Event()
         self._next_ready: float | None = None
@@ -233,6 +245,8 @@ class SqliteFrontier:
     def _reset(self) -> None:
         self._buffer.clear()
         self._leased.clear()
+        self._refill_size = _MIN_REFILL
+        self._last_refill = 0.0
         self._next_ready = None
         self._empty_generation = -1
         # Fresh primitives: the store may be reopened under another event loop.
@@ -289,6 +303,20 @@ class SqliteFrontier:
             except TimeoutError:
                 pass
 
+    def _next_refill_size(self) -> int:
+        """Grow the refill while the buffer drains fast, shrink it while it lasts.
+
+        A fast crawl gets big refills (few transactions); a slow one small ones,
+        so it does not mark rows in flight long before it fetches them.
+        """
+        now = time.monotonic()
+        lasted, self._last_refill = now - self._last_refill, now
+        if lasted < _REFILL_FAST:
+            self._refill_size = min(self._store.prefetch, self._refill_size * 2)
+        elif lasted > _REFILL_SLOW:
+            self._refill_size = max(_MIN_REFILL, self._refill_size // 2)
+        return min(self._refill_size, self._store.prefetch)
+
     def _take(self) -> Request:
         row_id, request = self._buffer.popleft()
         self._leased.setdefault(request.fingerprint, []).append(row_id)
@@ -298,7 +326,7 @@ class SqliteFrontier:
         # Cleared before the query: work committed after it sets the event again.
         self._work.clear()
         generation = self._generation
-        limit = self._store.prefetch
+        limit = self._next_refill_size()
         now = time.time()
 
         def _select(conn: sqlite3.Connection, deltas: Deltas) -> _Refill:
@@ -502,16 +530,26 @@ def _find_in_flight(conn: sqlite3.Connection, fp: bytes | None) -> int | None:
 
 def _upsert_items(conn: sqlite3.Connection, rows: Sequence[tuple[str, bytes]],
                   now: float) -> None:
+    # One query finds which keys exist; only those are merged in Python.
+    stored: dict[str, Any] = {}
+    keys = list({key for key, _ in rows})
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start:start + _KEYS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        stored.update(conn.execute(f"SELECT key, data FROM items WHERE key IN ({marks})", chunk))
+    merged: dict[str, str] = {}
     for key, data in rows:
-        old = conn.execute("SELECT data FROM items WHERE key = ?", (key,)).fetchone()
-        if old is not None:
-            merged = orjson.loads(old[0])
-            merged.update(orjson.loads(data))
-            data = orjson.dumps(merged)
-        conn.execute(
-            "INSERT INTO items (key, data, updated) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated = excluded.updated",
-            (key, data.decode(), now))
+        old = merged.get(key, stored.get(key))
+        if old is None:
+            merged[key] = data.decode()
+        else:
+            item = orjson.loads(old)
+            item.update(orjson.loads(data))
+            merged[key] = orjson.dumps(item).decode()
+    conn.executemany(
+        "INSERT INTO items (key, data, updated) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+        [(key, data, now) for key, data in merged.items()])
 
 
 # -- serialisation, in the loop thread (errors reach the caller, not a batch) ----------

@@ -1,0 +1,219 @@
+"""robots.txt: fetched once per site, obeyed with protego.
+
+One ``RobotsPolicy`` serves a whole crawl. The first URL of a site (scheme, host,
+port) fetches ``/robots.txt``; every other URL of that site waits for that one
+fetch instead of starting its own. Rules follow RFC 9309:
+
+- 2xx: parse it (the first 512 KiB; protego does the matching, Allow/Disallow
+  with longest match, ``*`` and ``$``, and ``Crawl-delay``);
+- 4xx (no robots.txt): everything is allowed;
+- 5xx: the site is treated as fully disallowed for this crawl (the RFC's rule
+  for an unreachable robots.txt), and pages say so in their ``error``;
+- connection failure: allowed — the page fetch itself then fails with the real
+  reason, which is more useful to the user than "robots.txt unreachable".
+
+>>> robots = RobotsPolicy(fetcher, user_agent="corocrawl/0.1")
+>>> await robots.allowed("https://example.com/private/x")
+False
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from protego import Protego
+from yarl import URL
+
+from ._politeness import Pacer
+
+logger = logging.getLogger(__name__)
+
+#: RFC 9309 asks crawlers to parse at least 500 KiB.
+ROBOTS_MAX_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A small side fetch (robots.txt, sitemaps): status None means no answer."""
+
+    url: str
+    status: int | None
+    body: bytes
+    error: str | None = None
+    truncated: bool = False
+
+
+class SideFetcher:
+    """GETs the small files a crawl reads besides pages: robots.txt and sitemaps.
+
+    It has its own session so it never takes a page fetch's slot; it fetches at
+    most once per site for robots.txt and a bounded number of sitemaps.
+    """
+
+    def __init__(
+        self, *, user_agent: str, timeout: float = 20.0, pacer: Pacer | None = None
+    ) -> None:
+        self._user_agent = user_agent
+        # Side fetches take their turn in the host's spacing like pages do.
+        self.pacer = pacer
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self.fetches = 0
+
+    async def __aenter__(self) -> SideFetcher:
+        self._session = aiohttp.ClientSession(
+            timeout=self._timeout, headers={"User-Agent": self._user_agent}
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get(self, url: str, *, max_bytes: int) -> Fetched:
+        """GET ``url``, keeping at most ``max_bytes`` of the body; never raises for HTTP trouble."""
+        if self._session is None:
+            raise RuntimeError("SideFetcher used outside 'async with'")
+        self.fetches += 1
+        if self.pacer is not None:
+            parsed = URL(url)
+            await self.pacer.turn(f"{parsed.host}:{parsed.port}")
+        try:
+            async with self._session.get(url, max_redirects=5) as resp:
+                body = await resp.content.read(max_bytes + 1)
+                truncated = len(body) > max_bytes
+                return Fetched(str(resp.url), resp.status, body[:max_bytes], None, truncated)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+            return Fetched(url, None, b"", reason)
+
+
+def site_of(url: str | URL) -> str:
+    """The robots.txt key of a URL: ``scheme://host:port``."""
+    parsed = url if isinstance(url, URL) else URL(url)
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRules:
+    """What one site's robots.txt says; ``parser`` None means no rules (allow all)."""
+
+    site: str
+    status: int | None
+    parser: Protego | None = None
+    disallow_all: bool = False
+
+    def can_fetch(self, url: str, user_agent: str) -> bool:
+        if self.disallow_all:
+            return False
+        if self.parser is None:
+            return True
+        return bool(self.parser.can_fetch(url, user_agent))
+
+    def crawl_delay(self, user_agent: str) -> float | None:
+        if self.parser is None:
+            return None
+        delay = self.parser.crawl_delay(user_agent)
+        rate = self.parser.request_rate(user_agent)
+        if rate is not None and rate.requests:
+            # "Request-rate: 1/5" means one request per five seconds.
+            per_request = rate.seconds / rate.requests
+            delay = max(delay or 0.0, per_request)
+        return float(delay) if delay else None
+
+    @property
+    def sitemaps(self) -> list[str]:
+        return list(self.parser.sitemaps) if self.parser is not None else []
+
+
+class RobotsPolicy:
+    """robots.txt for every site of a crawl, each fetched once and cached."""
+
+    def __init__(
+        self,
+        fetcher: SideFetcher,
+        *,
+        user_agent: str,
+        enabled: bool = True,
+        max_crawl_delay: float = 60.0,
+    ) -> None:
+        self._fetcher = fetcher
+        self.user_agent = user_agent
+        self.enabled = enabled
+        # A site asking for an hour between requests would make the crawl never end.
+        self.max_crawl_delay = max_crawl_delay
+        self._rules: dict[str, SiteRules] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._delay_by_slot: dict[str, float] = {}
+
+    async def rules_for(self, url: str) -> SiteRules:
+        """The rules of ``url``'s site, fetching robots.txt on first use only."""
+        site = site_of(url)
+        rules = self._rules.get(site)
+        if rules is not None:
+            return rules
+        # One fetch per site: later callers wait on the lock, then find the cache filled.
+        async with self._locks.setdefault(site, asyncio.Lock()):
+            rules = self._rules.get(site)
+            if rules is None:
+                rules = await self._load(site)
+                self._rules[site] = rules
+        return rules
+
+    async def _load(self, site: str) -> SiteRules:
+        fetched = await self._fetcher.get(f"{site}/robots.txt", max_bytes=ROBOTS_MAX_BYTES)
+        status = fetched.status
+        if status is None:
+            logger.info("robots.txt of %s unreachable (%s): allowing", site, fetched.error)
+            return SiteRules(site, None)
+        if 200 <= status < 300:
+            text = fetched.body.decode("utf-8", errors="replace")
+            rules = SiteRules(site, status, Protego.parse(text))
+        elif 400 <= status < 500:
+            rules = SiteRules(site, status)
+        elif status >= 500:
+            logger.warning("robots.txt of %s answered %d: site treated as disallowed", site, status)
+            rules = SiteRules(site, status, disallow_all=True)
+        else:  # 1xx/3xx left after redirects: no usable file
+            rules = SiteRules(site, status)
+        delay = rules.crawl_delay(self.user_agent)
+        if delay:
+            slot = site.split("://", 1)[1]
+            self._delay_by_slot[slot] = min(delay, self.max_crawl_delay)
+        return rules
+
+    async def allowed(self, url: str) -> bool:
+        """True if robots.txt lets us fetch ``url`` (always True with ``enabled=False``)."""
+        if not self.enabled:
+            return True
+        rules = await self.rules_for(url)
+        return rules.can_fetch(url, self.user_agent)
+
+    async def why_not(self, url: str) -> str | None:
+        """None if allowed, else a short reason for the page record."""
+        if not self.enabled:
+            return None
+        rules = await self.rules_for(url)
+        if rules.can_fetch(url, self.user_agent):
+            return None
+        if rules.disallow_all:
+            return f"robots.txt unavailable (HTTP {rules.status}): site treated as disallowed"
+        return "disallowed by robots.txt"
+
+    def crawl_delay(self, slot: str) -> float:
+        """The Crawl-delay (seconds) for a ``host:port`` slot; 0 if none or not known yet."""
+        if not self.enabled:
+            return 0.0
+        return self._delay_by_slot.get(slot, 0.0)
+
+    async def sitemaps(self, url: str) -> list[str]:
+        """The ``Sitemap:`` URLs in the robots.txt of ``url``'s site (fetched even if disabled)."""
+        rules = await self.rules_for(url)
+        return rules.sitemaps

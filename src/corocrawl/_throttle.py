@@ -1,0 +1,212 @@
+"""Adaptive per-host delay: polite without configuration.
+
+The idea is Scrapy's AutoThrottle: if a host answers in ``latency`` seconds and
+we want about ``target_concurrency`` requests in flight there, one request every
+``latency / target_concurrency`` seconds achieves it. A slow (busy) host thus
+gets fewer requests per second and a fast one more. On top of that:
+
+- **429 and 503** double the delay at once (at least ``backoff_floor``): the
+  host said it is overloaded. So does a timeout or connection failure. A burst
+  of such answers (to requests already in flight) doubles it only once;
+- **rising latency** (the smoothed latency climbs above ``rise_factor`` times
+  the host's baseline and by more than ``rise_min`` seconds) doubles the target,
+  before the host starts failing;
+- other error answers (404, 500) never *lower* the delay: they come back fast
+  and would otherwise speed us up exactly when something is wrong;
+- the delay moves halfway towards its target each time (smooth, no flapping)
+  and stays within ``[min_delay, max_delay]``.
+
+The engine's politeness slot reads ``delay(slot)`` before each request start and
+calls ``observe(slot, latency, status)`` after each answer.
+
+>>> throttle = AutoThrottle()
+>>> throttle.observe("example.com:443", 0.4, 200)
+>>> round(throttle.delay("example.com:443"), 3)
+0.1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+_OVERLOADED = frozenset({429, 503})
+
+
+@dataclass(slots=True)
+class HostThrottle:
+    """The adaptive state of one ``host:port`` slot."""
+
+    delay: float
+    latency: float | None = None  # smoothed (EWMA) latency in seconds
+    baseline: float | None = None  # what the host needs when not busy (slow-rising minimum)
+    last_backoff: float = float("-inf")
+    responses: int = 0
+    backoffs: int = 0
+    latency_backoffs: int = 0
+    max_delay_seen: float = 0.0
+    latency_sum: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "delay_s": round(self.delay, 4),
+            "max_delay_s": round(self.max_delay_seen, 4),
+            "mean_latency_ms": round(1000 * self.latency_sum / self.responses, 1)
+            if self.responses
+            else None,
+            "responses": self.responses,
+            "backoffs": self.backoffs,
+            "latency_backoffs": self.latency_backoffs,
+        }
+
+
+class AutoThrottle:
+    """Per-host delays computed from observed latency and status codes."""
+
+    def __init__(
+        self,
+        *,
+        target_concurrency: float = 2.0,
+        start_delay: float = 0.0,
+        min_delay: float = 0.0,
+        max_delay: float = 30.0,
+        backoff_floor: float = 0.5,
+        rise_factor: float = 3.0,
+        rise_min: float = 0.05,
+        smoothing: float = 0.3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if target_concurrency <= 0:
+            raise ValueError("target_concurrency must be positive")
+        if not 0 <= min_delay <= max_delay:
+            raise ValueError("need 0 <= min_delay <= max_delay")
+        self.target_concurrency = target_concurrency
+        self.start_delay = max(min_delay, min(start_delay, max_delay))
+        self.min_delay = min_delay
+        self.max_delay = max_delay
+        self.backoff_floor = backoff_floor
+        self.rise_factor = rise_factor
+        self.rise_min = rise_min
+        self._clock = clock
+        self.smoothing = smoothing
+        self._hosts: dict[str, HostThrottle] = {}
+
+    def _host(self, slot: str) -> HostThrottle:
+        state = self._hosts.get(slot)
+        if state is None:
+            state = self._hosts[slot] = HostThrottle(delay=self.start_delay)
+        return state
+
+    def delay(self, slot: str) -> float:
+        """The delay in seconds to keep between request starts on ``slot``."""
+        state = self._hosts.get(slot)
+        return state.delay if state is not None else self.start_delay
+
+    def observe(self, slot: str, latency: float, status: int | None) -> None:
+        """Learn from one answer: ``latency`` in seconds, ``status`` None for a failure."""
+        state = self._host(slot)
+        now = self._clock()
+        state.responses += 1
+        state.latency_sum += latency
+        if status in _OVERLOADED or status is None:
+            # Answers to requests sent before the last backoff say nothing new:
+            # back off at most once per delay period, not once per queued request.
+            if now - state.last_backoff >= max(state.delay, latency):
+                state.last_backoff = now
+                state.backoffs += 1
+                self._set(state, max(state.delay * 2, self.backoff_floor))
+            return
+        if state.latency is None:
+            state.latency = latency
+        else:
+            state.latency += self.smoothing * (latency - state.latency)
+        if state.baseline is None or state.latency < state.baseline:
+            state.baseline = state.latency
+        else:  # the baseline drifts up slowly, so one lucky fast answer does not stick
+            state.baseline += 0.01 * (state.latency - state.baseline)
+        target = state.latency / self.target_concurrency
+        rise = state.latency - state.baseline
+        if state.latency > self.rise_factor * state.baseline and rise > self.rise_min:
+            # Latency climbing well above what this host usually needs: it is
+            # getting busy, so ask less of it before it starts failing.
+            state.latency_backoffs += 1
+            target *= 2
+        new_delay = (state.delay + target) / 2
+        if status >= 400 and new_delay < state.delay:
+            new_delay = state.delay  # fast error pages must not speed us up
+        self._set(state, new_delay)
+
+    def _set(self, state: HostThrottle, delay: float) -> None:
+        state.delay = max(self.min_delay, min(delay, self.max_delay))
+        state.max_delay_seen = max(state.max_delay_seen, state.delay)
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Per-host figures for the crawl's stats: current and max delay, latency, backoffs."""
+        return {slot: state.as_dict() for slot, state in sorted(self._hosts.items())}
+
+
+class CrawlPacer:
+    """The engine's ``Pacer`` for generic crawls: robots.txt floor + adaptive delay.
+
+    The spacing between two request starts on a host is
+    ``max(floor(host), jittered throttle delay)``: ``floor`` (robots.txt
+    Crawl-delay, ``--delay``) is a hard minimum that jitter never undercuts; the
+    adaptive part is spread by ``jitter`` so requests do not beat like a clock.
+    The spacing is decided when the next request wants to start, so a
+    Crawl-delay learned after the first request still spaces the second.
+
+    >>> pacer = CrawlPacer(AutoThrottle(), floor=lambda host: 0.2)
+    >>> await pacer.turn("example.com:443")   # returns at once, then 0.2 s apart
+    """
+
+    def __init__(
+        self,
+        throttle: AutoThrottle | None,
+        *,
+        floor: Callable[[str], float] = lambda host: 0.0,
+        jitter: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.throttle = throttle
+        self.floor = floor
+        self.jitter = max(0.0, min(jitter, 1.0))
+        self._clock = clock
+        self._last_start: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.waited: dict[str, float] = {}
+
+    def spacing(self, host: str) -> float:
+        """Seconds to keep between the last request start on ``host`` and the next."""
+        adaptive = self.throttle.delay(host) if self.throttle is not None else 0.0
+        if adaptive > 0 and self.jitter:
+            adaptive *= random.uniform(1 - self.jitter, 1 + self.jitter)
+        return max(self.floor(host), adaptive)
+
+    async def turn(self, host: str) -> None:
+        """Wait until ``host`` may get its next request (one request at a time passes here)."""
+        async with self._locks.setdefault(host, asyncio.Lock()):
+            last = self._last_start.get(host)
+            if last is not None:
+                wait = last + self.spacing(host) - self._clock()
+                if wait > 0:
+                    self.waited[host] = self.waited.get(host, 0.0) + wait
+                    await asyncio.sleep(wait)
+            self._last_start[host] = self._clock()
+
+    def observe(self, host: str, latency: float, status: int | None) -> None:
+        """Feed one answer to the adaptive throttle."""
+        if self.throttle is not None:
+            self.throttle.observe(host, latency, status)
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Per-host politeness figures: the throttle's, plus floor and total wait."""
+        report = self.throttle.report() if self.throttle is not None else {}
+        for host in sorted(set(report) | set(self._last_start)):
+            entry = report.setdefault(host, {})
+            entry["floor_s"] = self.floor(host)
+            entry["waited_s"] = round(self.waited.get(host, 0.0), 3)
+        return report

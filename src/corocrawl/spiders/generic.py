@@ -1,0 +1,335 @@
+"""The generic crawl: follow every in-scope link from the start URLs, record every page.
+
+``corocrawl crawl URL`` runs this. It is an ordinary corocrawl spider (one
+callback, ``page``) plus the parts a crawl of an unknown site needs:
+
+- **scope** (``corocrawl._links.Scope``): same host by default, ``--allow-domain``,
+  ``--include``/``--exclude`` patterns, ``--max-depth``, ``--max-pages``;
+- **robots.txt** (``corocrawl._robots``): fetched once per site before the first
+  link to it is queued; disallowed links are never requested (counted in
+  ``stats.dropped["robots"]``); Crawl-delay sets the host's minimum spacing;
+- **adaptive politeness** (``corocrawl._throttle``): on by default;
+- **sitemaps** (``corocrawl._sitemaps``) as extra seeds with ``--sitemaps``;
+- **archives**: ``--save-pages DIR`` and ``--warc FILE`` (``corocrawl._archive``).
+
+Every fetched URL yields one page record (``PAGE_FIELDS``), failures included:
+
+>>> crawl = GenericCrawl(GenericOptions(["https://example.com/"]), db=Path("site.db"))
+>>> result = await crawl.crawl()
+>>> result.stats.summary_line()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from yarl import URL
+
+from .._archive import PageSaver, WarcArchive
+from .._config import CrawlConfig
+from .._crawler import Crawler
+from .._exceptions import UsageError
+from .._fetcher import FetchError
+from .._links import Scope, extract_links
+from .._request import Request, parse_url
+from .._response import Response
+from .._robots import RobotsPolicy, SideFetcher
+from .._sitemaps import Discovered, discover
+from .._stats import CrawlStats
+from .._throttle import AutoThrottle, CrawlPacer
+from ..frontier import Frontier
+from ..sinks import Item, ItemSink
+from ._pagestore import PAGE_FIELDS, PageStore
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PAGE_FIELDS", "CrawlResult", "GenericCrawl", "GenericOptions", "page_host"]
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
+#: Bytes sniffed to tell a binary body (image, archive) from text.
+_SNIFF = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class GenericOptions:
+    """What to crawl and how; each field is a ``corocrawl crawl`` flag."""
+
+    start_urls: Sequence[str]
+    allow_domains: Sequence[str] = ()
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    sort_query: bool = False
+    respect_nofollow: bool = False
+    ignore_robots: bool = False
+    sitemaps: bool = False
+    adaptive: bool = True
+    target_concurrency: float = 2.0
+    save_pages: Path | None = None
+    warc: Path | None = None
+
+
+@dataclass(slots=True)
+class CrawlResult:
+    """What a generic crawl did: the engine's stats plus its own counters."""
+
+    stats: CrawlStats
+    politeness: dict[str, dict[str, Any]] = field(default_factory=dict)
+    malformed_links: int = 0
+    robots_blocked: int = 0
+    robots_fetches: int = 0
+    sitemaps: Discovered | None = None
+    saved_pages: int = 0
+    warc_records: int = 0
+
+
+def page_host(url: str) -> str:
+    """The politeness slot key of a URL (``host:port``, as ``Request.host``)."""
+    parsed = URL(url)
+    return f"{parsed.host}:{parsed.port}"
+
+
+def _is_binary(body: bytes) -> bool:
+    head = body[:_SNIFF]
+    return b"\x00" in head
+
+
+def _title(resp: Response) -> str | None:
+    node = resp.dom.css_first("title")
+    if node is None:
+        return None
+    text = " ".join(node.text().split())
+    return text[:500] or None
+
+
+class GenericCrawl:
+    """A crawl of any site: build it with options, then ``await crawl()``."""
+
+    def __init__(
+        self,
+        options: GenericOptions,
+        *,
+        config: CrawlConfig | None = None,
+        db: Path | None = None,
+        sinks: Sequence[ItemSink] = (),
+        frontier: Frontier | None = None,
+        fresh: bool = False,
+    ) -> None:
+        if not options.start_urls:
+            raise UsageError("give at least one start URL, like https://example.com/")
+        self.options = options
+        self.start_urls = [str(parse_url(u)) for u in options.start_urls]
+        self.scope = Scope.from_start_urls(
+            self.start_urls,
+            allow_domains=options.allow_domains,
+            include=options.include,
+            exclude=options.exclude,
+        )
+        base = config or CrawlConfig()
+        # The user's --delay becomes a hard floor in the pacer, where it combines
+        # with Crawl-delay; the engine's own jittered delay is not used twice.
+        self.min_delay = base.delay
+        self.config = replace(base, delay=0.0, allowed_domains=())
+        self.store = PageStore(db, sinks, fresh=fresh)
+        self.frontier = frontier
+        self.throttle = (
+            AutoThrottle(target_concurrency=options.target_concurrency)
+            if options.adaptive
+            else None
+        )
+        self.result: CrawlResult | None = None
+        self._robots: RobotsPolicy | None = None
+        self._saver: PageSaver | None = None
+        self._warc: WarcArchive | None = None
+        self._crawler: Crawler | None = None
+        self._malformed = 0
+        self._robots_blocked = 0
+        self._skipped: Counter[str] = Counter()
+
+    # -- running -----------------------------------------------------------------
+
+    async def crawl(self) -> CrawlResult:
+        """Run the crawl to the end and return its result."""
+        opts = self.options
+        pacer = CrawlPacer(self.throttle, floor=self._floor, jitter=self.config.jitter)
+        async with SideFetcher(user_agent=self.config.user_agent, pacer=pacer) as side:
+            robots = self._robots = RobotsPolicy(
+                side, user_agent=self.config.user_agent, enabled=not opts.ignore_robots
+            )
+            seeds = await self._seeds(robots)
+            found = await discover(side, robots, self.start_urls) if opts.sitemaps else None
+            if found is not None:
+                seeds.extend(await self._sitemap_seeds(found))
+            if not seeds:
+                raise UsageError(
+                    "every start URL is disallowed by robots.txt; "
+                    "add --ignore-robots if you are allowed to crawl it"
+                )
+            if opts.save_pages is not None:
+                self._saver = PageSaver(opts.save_pages)
+            if opts.warc is not None:
+                self._warc = WarcArchive(opts.warc)
+            crawler = self._crawler = Crawler(
+                self.config,
+                frontier=self.frontier,
+                sinks=[self.store],
+                item_key="requested_url",
+                pacer=pacer,
+                on_failure=self._failed,
+            )
+            crawler.handler(self.page)
+            crawler.add_start(*seeds)
+            try:
+                stats = await crawler.crawl()
+            finally:
+                if self._warc is not None:
+                    await self._warc.close()
+            stats.dropped["robots"] += self._robots_blocked
+            stats.dropped.update(self._skipped)
+            self.result = CrawlResult(
+                stats=stats,
+                politeness=pacer.report(),
+                malformed_links=self._malformed,
+                robots_blocked=self._robots_blocked,
+                robots_fetches=side.fetches,
+                sitemaps=found,
+                saved_pages=self._saver.saved if self._saver else 0,
+                warc_records=self._warc.records if self._warc else 0,
+            )
+        return self.result
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Stop gracefully: no new requests; pages in flight are finished and recorded."""
+        if self._crawler is not None:
+            self._crawler.stop(reason)
+
+    def _floor(self, host: str) -> float:
+        crawl_delay = self._robots.crawl_delay(host) if self._robots is not None else 0.0
+        return max(self.min_delay, crawl_delay)
+
+    async def _seeds(self, robots: RobotsPolicy) -> list[Request]:
+        seeds = []
+        for url in self.start_urls:
+            # Fetching robots.txt now also learns the Crawl-delay before the first page.
+            reason = await robots.why_not(url)
+            if reason is not None:
+                logger.warning("start URL %s skipped: %s", url, reason)
+                self._robots_blocked += 1
+                continue
+            seeds.append(Request(url, "page"))
+        return seeds
+
+    async def _sitemap_seeds(self, found: Discovered) -> list[Request]:
+        assert self._robots is not None
+        seeds = []
+        for loc in found.urls:
+            try:
+                url = str(parse_url(loc))
+            except UsageError:
+                self._malformed += 1
+                continue
+            if not self.scope.allows(url):
+                continue
+            if not await self._robots.allowed(url):
+                self._robots_blocked += 1
+                continue
+            seeds.append(Request(url, "page"))
+        return seeds
+
+    # -- the callback and the failure hook ----------------------------------------
+
+    async def page(self, resp: Response) -> Any:
+        """The callback of every page: record it, archive it, follow its links."""
+        request = resp.request
+        record = self._record(request, resp)
+        errors: list[str] = []
+        if resp.truncated:
+            errors.append(f"body cut at the {self.config.max_body}-byte size limit")
+        ctype = resp.content_type
+        children: list[Request] = []
+        if ctype in _HTML_TYPES and _is_binary(resp.body):
+            errors.append(f"binary body served as {ctype or 'no content type'}; not parsed")
+        elif ctype in _HTML_TYPES:
+            record["title"] = _title(resp)
+            children = await self._follow(resp, record)
+        record["error"] = "; ".join(errors) or None
+        await self._archive(resp)
+        yield record
+        for child in children:
+            yield child
+
+    async def _follow(self, resp: Response, record: Item) -> list[Request]:
+        opts = self.options
+        links = extract_links(
+            resp.dom,
+            resp.url,
+            sort_query=opts.sort_query,
+            respect_nofollow=opts.respect_nofollow,
+        )
+        self._malformed += links.malformed
+        in_scope = []
+        for url in links.urls:
+            reason = self.scope.why_not(url)
+            if reason is None:
+                in_scope.append(url)
+            else:
+                self._skipped[reason] += 1
+        record["links_out"] = len(in_scope)
+        record["_links"] = in_scope
+        depth = resp.request.depth + 1
+        max_depth = self.config.max_depth
+        if max_depth is not None and depth > max_depth:
+            self._skipped["max_depth"] += len(in_scope)
+            return []
+        assert self._robots is not None
+        children = []
+        for url in in_scope:
+            if not await self._robots.allowed(url):
+                self._robots_blocked += 1
+                continue
+            children.append(Request(url, "page", depth=depth, referrer=resp.url))
+        return children
+
+    def _record(self, request: Request, resp: Response | None) -> Item:
+        record: Item = {
+            "url": resp.url if resp is not None else request.url,
+            "requested_url": request.url,
+            "status": resp.status if resp is not None else None,
+            "content_type": (resp.content_type or None) if resp is not None else None,
+            "title": None,
+            "depth": request.depth,
+            "referrer": request.referrer,
+            "bytes": len(resp.body) if resp is not None else 0,
+            "elapsed_ms": round(resp.elapsed * 1000, 1) if resp is not None else None,
+            "links_out": 0,
+            "error": None,
+        }
+        if resp is not None and resp.redirects:
+            record["_redirects"] = [*resp.redirects, resp.url]
+        return record
+
+    async def _failed(self, request: Request, exc: FetchError) -> list[Item]:
+        """The engine's on_failure hook: a record for a request that failed for good."""
+        resp = exc.response
+        record = self._record(request, resp)
+        record["error"] = f"{exc.kind}: {exc.message}"[:300]
+        if resp is not None:
+            await self._archive(resp)
+        return [record]
+
+    async def _archive(self, resp: Response) -> None:
+        if self._warc is not None:
+            await self._warc.write(
+                url=resp.url,
+                status=resp.status,
+                response_headers=resp.headers,
+                body=resp.body,
+                request_headers={"User-Agent": self.config.user_agent},
+                truncated=resp.truncated,
+            )
+        if self._saver is not None and 200 <= resp.status < 300:
+            await self._saver.save(resp.url, resp.content_type, resp.body)

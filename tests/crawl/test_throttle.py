@@ -1,0 +1,105 @@
+"""The adaptive per-host delay: the arithmetic, with a fake clock."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+
+from corocrawl._throttle import AutoThrottle, CrawlPacer
+
+HOST = "example.test:443"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_delay_converges_to_latency_over_target_concurrency() -> None:
+    throttle = AutoThrottle(target_concurrency=2.0)
+    for _ in range(30):
+        throttle.observe(HOST, 0.4, 200)
+    assert throttle.delay(HOST) == pytest.approx(0.2, rel=0.01)
+    assert throttle.delay("other:80") == 0.0  # an unseen host starts at start_delay
+
+
+def test_slow_host_gets_a_longer_delay_than_fast_host() -> None:
+    throttle = AutoThrottle()
+    for _ in range(20):
+        throttle.observe("fast:80", 0.02, 200)
+        throttle.observe("slow:80", 0.8, 200)
+    assert throttle.delay("slow:80") > 10 * throttle.delay("fast:80")
+
+
+def test_429_and_503_double_the_delay_once_per_burst() -> None:
+    clock = Clock()
+    throttle = AutoThrottle(backoff_floor=0.5, clock=clock)
+    throttle.observe(HOST, 0.1, 200)
+    for _ in range(8):  # eight requests in flight all answer 429 at once
+        throttle.observe(HOST, 0.1, 429)
+    assert throttle.delay(HOST) == 0.5
+    assert throttle.report()[HOST]["backoffs"] == 1
+    clock.now += 1.0
+    throttle.observe(HOST, 0.1, 503)
+    assert throttle.delay(HOST) == 1.0
+    clock.now += 2.0
+    throttle.observe(HOST, 0.1, None)  # a timeout or refused connection counts too
+    assert throttle.delay(HOST) == 2.0
+
+
+def test_rising_latency_backs_off_before_errors() -> None:
+    throttle = AutoThrottle(target_concurrency=2.0)
+    for _ in range(10):
+        throttle.observe(HOST, 0.05, 200)
+    steady = throttle.delay(HOST)
+    for _ in range(10):
+        throttle.observe(HOST, 0.6, 200)
+    report = throttle.report()[HOST]
+    assert report["latency_backoffs"] > 0
+    # More than the plain latency/target rule would give (0.3 s): backed off.
+    assert throttle.delay(HOST) > 0.3 > steady
+
+
+def test_jittery_fast_latency_does_not_count_as_rising() -> None:
+    throttle = AutoThrottle()
+    for latency in [0.001, 0.03, 0.002, 0.025, 0.001] * 6:  # localhost noise
+        throttle.observe(HOST, latency, 200)
+    assert throttle.report()[HOST]["latency_backoffs"] == 0
+    assert throttle.delay(HOST) < 0.02
+
+
+def test_fast_error_pages_never_lower_the_delay() -> None:
+    throttle = AutoThrottle()
+    for _ in range(5):
+        throttle.observe(HOST, 0.5, 200)
+    before = throttle.delay(HOST)
+    for _ in range(10):
+        throttle.observe(HOST, 0.001, 404)
+    assert throttle.delay(HOST) == before
+
+
+def test_delay_stays_within_bounds() -> None:
+    clock = Clock()
+    throttle = AutoThrottle(min_delay=0.1, max_delay=2.0, clock=clock)
+    throttle.observe(HOST, 0.0, 200)
+    assert throttle.delay(HOST) == 0.1
+    for _ in range(20):
+        clock.now += 10
+        throttle.observe(HOST, 1.0, 429)
+    assert throttle.delay(HOST) == 2.0
+
+
+async def test_pacer_floor_is_never_undercut_by_jitter() -> None:
+    pacer = CrawlPacer(AutoThrottle(start_delay=0.01), floor=lambda host: 0.05, jitter=1.0)
+    starts = []
+    for _ in range(6):
+        await pacer.turn(HOST)
+        starts.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.049
+    assert pacer.report()[HOST]["floor_s"] == 0.05
