@@ -31,9 +31,9 @@ EXAMPLES = """examples:
 """
 
 WHEN_OTHERS_WIN = (
-    "These pages spend their time waiting, so coroutines win: one thread holds every wait at "
-    "once. Threads win when a blocking library has no async version; processes win when "
-    "parsing, not waiting, takes the time. Pick the model that fits the work."
+    "These pages spend their time waiting, so coroutines win; threads would win only for a "
+    "blocking library with no async version, and processes when parsing rather than waiting "
+    "takes the time: pick the model that fits the work."
 )
 
 
