@@ -78,6 +78,8 @@ class Crawler:
         self.start_requests: list[Request] = []
         self.default_callback: str | None = None
         self.stats = CrawlStats()
+        #: Politeness slots to use instead of per-process ones (e.g. shared in Redis).
+        self.host_slots: HostSlots | None = None
         self._engine: Engine | None = None
 
     # -- declaring the spider ------------------------------------------------
@@ -147,7 +149,7 @@ class Crawler:
             sinks=self.sinks,
             callbacks=self.callbacks,
             default_callback=self.default_callback,
-            slots=HostSlots(default, self.host_policy, self.pacer),
+            slots=self.host_slots or HostSlots(default, self.host_policy, self.pacer),
             item_key=self.item_key,
             handle_http_errors=self.handle_http_errors,
             stats=self.stats,

@@ -31,6 +31,7 @@ _COMMANDS = (
     "_links",
     "_report",
     "_config_cmd",
+    "_collect",
 )
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2

@@ -10,6 +10,7 @@ from .._config import CrawlConfig
 from .._exceptions import BlockedError, UsageError
 from .._request import parse_url
 from .._stats import CrawlStats
+from ..redis import add_redis_arguments, read_items, redis_options_from_args, run_shared
 from ..report import write_gallery
 from ..sinks._files import check_export_path, export_items
 from ..spiders.douban import (
@@ -82,6 +83,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
     add_crawl_options(parser)
+    add_redis_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -100,17 +102,31 @@ def crawl_douban(
     config = config_from_args(args, CrawlConfig(user_agent=BROWSER_USER_AGENT))
     # Flags override the polite defaults for douban's own hosts.
     polite = args.per_host is None and args.delay is None
-    store = SqliteStore(db, fresh=args.fresh if fresh is None else fresh, item_key="subject_id")
-    crawler = build_crawler(
-        start_urls,
-        config=config,
-        frontier=store.frontier,
-        sinks=[store.sink],
-        today=args.today,
-        polite_to_douban=polite,
-    )
-    stats = run_crawler(crawler, quiet=args.quiet, log_json=getattr(args, "log_json", None))
-    items = [complete(item) for item in store.iter_items()]
+    shared = redis_options_from_args(args)
+    if shared is not None:
+        # One worker of a crawl shared through Redis (docs/distributed.md): the
+        # items to export are the whole shared crawl's; --db only with --collect.
+        crawler = build_crawler(
+            start_urls, config=config, today=args.today, polite_to_douban=polite
+        )
+        stats = run_shared(crawler, shared)
+        items = [complete(item) for _, item in read_items(shared.url, shared.crawl_name)]
+        saved_db = shared.collect_db
+    else:
+        store = SqliteStore(
+            db, fresh=args.fresh if fresh is None else fresh, item_key="subject_id"
+        )
+        crawler = build_crawler(
+            start_urls,
+            config=config,
+            frontier=store.frontier,
+            sinks=[store.sink],
+            today=args.today,
+            polite_to_douban=polite,
+        )
+        stats = run_crawler(crawler, quiet=args.quiet, log_json=getattr(args, "log_json", None))
+        items = [complete(item) for item in store.iter_items()]
+        saved_db = db
     for out in outputs:
         export_items(items, out, FIELDS)
     posters = getattr(args, "posters", None)
@@ -120,7 +136,7 @@ def crawl_douban(
         print_posters(report, posters, quiet=args.quiet)
     if not args.quiet:
         print_movies(items)
-        print_summary(stats, exports=outputs, db=db, items=len(items))
+        print_summary(stats, exports=outputs, db=saved_db, items=len(items))
     gallery = getattr(args, "report", None)
     if gallery:
         page = write_gallery(items, gallery, poster_dir=posters)

@@ -16,14 +16,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Show the progress of the crawl stored in --db: requests pending, in "
         "flight, done and failed (grouped by reason), items, and the last activity. Safe "
         "to run while the crawl is running.",
-        epilog="example:\n  corocrawl status --db corocrawl.db",
+        epilog="examples:\n  corocrawl status --db corocrawl.db\n"
+        "  corocrawl status --redis redis://127.0.0.1:6379/0 --crawl-name douban",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_db_option(parser)
+    parser.add_argument("--redis", metavar="URL",
+                        help="show the shared crawl in this Redis instead of --db")
+    parser.add_argument("--crawl-name", default="default",
+                        help="name of the shared crawl in Redis (default 'default')")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.redis:
+        from ..redis import format_status, redis_status, require_redis
+
+        require_redis()
+        shared = redis_status(args.redis, args.crawl_name)
+        print(format_status(shared))
+        return 0 if shared["exists"] else 1
     path = existing_db(args.db)
     with StoreReader(path) as reader:
         status = reader.status()

@@ -1,0 +1,48 @@
+"""Distributed crawling on Redis: a shared frontier, politeness, items and status.
+
+Everything here needs the ``redis`` extra (``pip install 'corocrawl[redis]'``);
+importing this package works without it, creating any of its objects raises
+``MissingExtra`` with the command to run.
+"""
+
+from ._frontier import RedisFrontier
+from ._link import DEFAULT_CRAWL_NAME, MISSING_EXTRA_MESSAGE, CrawlKeys, require_redis
+from ._sink import RedisSink
+from ._slots import RedisHostSlots, SharedHostSlots
+from ._status import (
+    collect_into,
+    format_status,
+    list_crawls,
+    read_items,
+    redis_status,
+    redis_status_async,
+)
+from ._worker import (
+    RedisOptions,
+    add_redis_arguments,
+    crawl_shared,
+    redis_options_from_args,
+    run_shared,
+)
+
+__all__ = [
+    "DEFAULT_CRAWL_NAME",
+    "MISSING_EXTRA_MESSAGE",
+    "CrawlKeys",
+    "RedisFrontier",
+    "RedisHostSlots",
+    "RedisOptions",
+    "RedisSink",
+    "SharedHostSlots",
+    "add_redis_arguments",
+    "collect_into",
+    "crawl_shared",
+    "format_status",
+    "list_crawls",
+    "read_items",
+    "redis_options_from_args",
+    "redis_status",
+    "redis_status_async",
+    "require_redis",
+    "run_shared",
+]

@@ -1,0 +1,201 @@
+"""Running a spider as one worker of a shared Redis crawl.
+
+``run_shared(crawler, RedisOptions(url))`` is ``crawler.run()`` with the
+frontier, the politeness slots and the items in Redis. Any number of
+processes on any number of machines may run it with the same URL and crawl
+name; each exits when the SHARED crawl has nothing pending or leased.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._crawler import Crawler
+from .._exceptions import StoreLocked
+from .._politeness import HostRule
+from .._running import graceful_signals, loop_factory
+from .._stats import CrawlStats
+from ..sinks._base import ItemSink, KeyedItem
+from ._frontier import RedisFrontier, new_worker_id
+from ._link import DEFAULT_CRAWL_NAME, require_redis
+from ._sink import RedisSink
+from ._slots import RedisHostSlots, SharedHostSlots
+from ._status import SnapshotFileSink, SqliteUpsertSink, collect_into
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisOptions:
+    """How a worker joins a shared crawl (the ``--redis`` family of flags)."""
+
+    url: str
+    crawl_name: str = DEFAULT_CRAWL_NAME
+    lease_seconds: float = 30.0
+    expected_urls: int = 1_000_000
+    prefetch: int = 8
+    worker_id: str | None = None
+    collect_db: Path | None = None
+    collect_out: Path | None = None
+
+
+def add_redis_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--redis URL`` and its companions to a crawling subcommand."""
+    group = parser.add_argument_group("distributed crawl (Redis)")
+    group.add_argument(
+        "--redis", metavar="URL", help="share the crawl through Redis, e.g. redis://host:6379/0"
+    )
+    group.add_argument(
+        "--crawl-name",
+        default=DEFAULT_CRAWL_NAME,
+        help="workers with the same name share one crawl",
+    )
+    group.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=30.0,
+        help="how soon a dead worker's requests go to others",
+    )
+    group.add_argument(
+        "--expected-urls",
+        type=int,
+        default=1_000_000,
+        help="sizes the dedup buckets (first worker decides)",
+    )
+    group.add_argument(
+        "--collect", action="store_true", help="after the crawl, also collect the items"
+    )
+
+
+def redis_options_from_args(args: argparse.Namespace) -> RedisOptions | None:
+    """The worker's RedisOptions from parsed flags, or None without ``--redis``."""
+    url = getattr(args, "redis", None)
+    if not url:
+        return None
+    require_redis()
+    collect = getattr(args, "collect", False)
+    db = getattr(args, "db", None)
+    output = getattr(args, "output", None)  # a list where -o repeats: the command exports those
+    return RedisOptions(
+        url=url,
+        crawl_name=args.crawl_name,
+        lease_seconds=args.lease_seconds,
+        expected_urls=args.expected_urls,
+        collect_db=Path(db) if collect and db else None,
+        collect_out=Path(output) if collect and isinstance(output, str) else None,
+    )
+
+
+async def crawl_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
+    """Run ``crawler`` as one worker of the shared crawl; return this worker's stats."""
+    worker_id = options.worker_id or new_worker_id()
+    frontier = RedisFrontier(
+        options.url,
+        options.crawl_name,
+        lease_seconds=options.lease_seconds,
+        expected_urls=options.expected_urls,
+        prefetch=options.prefetch,
+        worker_id=worker_id,
+    )
+    cfg = crawler.config
+    shared = RedisHostSlots(
+        options.url,
+        options.crawl_name,
+        per_host=cfg.per_host,
+        delay=cfg.delay,
+        jitter=cfg.jitter,
+        ttl=options.lease_seconds,
+        worker_id=worker_id,
+    )
+    crawler.frontier = frontier
+    crawler.sinks = [RedisSink(options.url, options.crawl_name)]
+    crawler.host_slots = SharedHostSlots(
+        HostRule(cfg.per_host, cfg.delay, cfg.jitter), crawler.host_policy, shared, crawler.pacer
+    )
+    await shared.open()
+    try:
+        stats = await crawler.crawl()
+    finally:
+        await shared.close()
+    if options.collect_db or options.collect_out:
+        await collect(
+            options.url, options.crawl_name, db=options.collect_db, output=options.collect_out
+        )
+    return stats
+
+
+async def collect(
+    url: str, crawl_name: str, *, db: Path | None = None, output: Path | None = None
+) -> int:
+    """Upsert the shared crawl's items into ``db`` (SQLite) and/or ``output`` (.jsonl/.csv)."""
+    sinks: list[ItemSink] = []
+    if db is not None:
+        sinks.append(_WaitForLock(sqlite_sink(db)))
+    if output is not None:
+        sinks.append(SnapshotFileSink(output))
+    return await collect_into(url, crawl_name, sinks)
+
+
+def sqlite_sink(db: Path) -> ItemSink:
+    """The item sink of the crawl store ``db`` (``corocrawl.store``).
+
+    So the store's own commands (status, export) read collected items; a plain
+    ``items(key, item)`` table where the store module is not available.
+    """
+    try:
+        store_module = importlib.import_module("corocrawl.store")
+    except ImportError:
+        return SqliteUpsertSink(db)
+    sink: ItemSink = store_module.SqliteStore(db).sink
+    return sink
+
+
+class _WaitForLock:
+    """Open ``sink``, waiting while another process holds the database.
+
+    Two collects into one file then take turns and leave the same rows.
+    """
+
+    def __init__(self, sink: ItemSink, patience: float = 120.0) -> None:
+        self._sink = sink
+        self._patience = patience
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._patience
+        while True:
+            try:
+                await self._sink.open()
+                return
+            except StoreLocked:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def write(self, items: Sequence[KeyedItem]) -> None:
+        await self._sink.write(items)
+
+    async def close(self) -> None:
+        await self._sink.close()
+
+
+def run_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
+    """``crawler.run()`` for a shared crawl.
+
+    The first Ctrl-C/SIGTERM stops gracefully (unsettled leases go back at
+    once), a second one at once (the leases then expire after lease_seconds).
+    """
+    require_redis()
+
+    async def main() -> CrawlStats:
+        with graceful_signals(crawler.stop):
+            return await crawl_shared(crawler, options)
+
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(main())
