@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-latency", action="store_true", help="skip the latency-bound run")
     parser.add_argument("--latency-pages", type=int, default=1000)
+    parser.add_argument("--latency-only", action="store_true", help="only the latency-bound run")
     parser.add_argument("--memory", action="store_true", help="also the 100,000-page peak-RSS run")
     parser.add_argument(
         "--memory-only", action="store_true", help="only the peak-RSS run (make bench-memory)"
@@ -118,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             ctx = runner.Context(site=the_site, server=server, tmp=tmp)
             n_lists = -(-args.pages // site.PER_LIST)
             n_subset = -(-min(args.subset, args.pages) // site.PER_LIST)
-            runner.run_one(ctx, runner.BY_NAME["raw"], n_lists, args.concurrency, tag="-warmup")
-            rounds = 0 if args.memory_only else args.repeat
+            rounds = 0 if args.memory_only or args.latency_only else args.repeat
+            if rounds:
+                runner.run_one(ctx, runner.BY_NAME["raw"], n_lists, args.concurrency, tag="-warmup")
             # Rounds go through every crawler in turn, so that load from elsewhere on the
             # machine falls on all of them alike; each keeps its best round.
             for round_no in range(1, rounds + 1):
@@ -225,7 +227,11 @@ def _latency(
     the_site: site.Site, tmp: Path, args: argparse.Namespace, names: list[str], into: list[object]
 ) -> list[str]:
     lo, hi = LATENCY
-    which = [n for n in ("bare", "corocrawl", "corocrawl-api", "scrapy", "crawlee") if n in names]
+    which = [
+        n
+        for n in ("bare", "corocrawl", "corocrawl2", "corocrawl-api", "scrapy", "crawlee")
+        if n in names
+    ]
     if not which:
         return []
     n_lists = -(-args.latency_pages // site.PER_LIST)
