@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench bench-memory bench-store bench-redis clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "corocrawl needs Python 3.11+"'
@@ -27,8 +27,19 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
+# Long benchmarks; figures go to docs/benchmarks.md. See bench/run.py --help.
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+bench-memory: $(STAMP)
+	$(PY) bench/run.py --memory-only --only corocrawl,corocrawl-api,bare
+
+bench-store: $(STAMP)
+	$(PY) bench/bench_frontier.py
+	$(PY) bench/bench_persistence.py --movies 3000 --rounds 3
+
+bench-redis: $(STAMP)
+	$(PY) bench/bench_redis.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

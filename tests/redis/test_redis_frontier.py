@@ -165,7 +165,7 @@ async def test_settling_twice_counts_once(redis_url: str) -> None:
         await slow.add(reqs("p"))
         first = await slow.lease(1)
         assert first is not None
-        slow._stop_renewing.set()  # a stalled worker stops renewing
+        await slow._renewer.stop()  # a stalled worker stops renewing
         second = await fast.lease(2)
         assert second is not None
         await fast.settle([Outcome(second, "done", children=reqs("child"))])

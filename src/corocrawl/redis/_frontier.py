@@ -16,7 +16,6 @@ background, so a slow page is not taken from it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import os
@@ -32,6 +31,7 @@ from .._request import Request
 from ..frontier._base import FrontierCounts, Outcome
 from . import _scripts
 from ._link import DEFAULT_CRAWL_NAME, CrawlKeys, RedisLink, pack, unpack
+from ._renewer import Renewer
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,7 @@ class RedisFrontier:
         self._held_by_fp: dict[bytes, list[str]] = {}
         self._lease_lock = asyncio.Lock()
         self._next_poll = 0.0
-        self._renewer: asyncio.Task[None] | None = None
-        self._stop_renewing = asyncio.Event()
+        self._renewer = Renewer(self._renew_once, self.lease_seconds / 3, "leases")
         self._done_local = 0
         self._pending_checked = (0.0, True)
         self._started = time.monotonic()
@@ -134,11 +133,11 @@ class RedisFrontier:
         stored = await self._link.call("open", agree)
         self._bits = int(stored)
         await self._beat()
-        self._renewer = asyncio.create_task(self._renew_forever(), name="redis-lease-renewer")
+        self._renewer.start()
 
     async def close(self) -> None:
         """Stop renewing; hand leases not yet settled back to pending at once."""
-        await self._stop_renewer()
+        await self._renewer.stop()
         rids = self._held_rids()
         k = self.keys
         try:
@@ -404,40 +403,6 @@ class RedisFrontier:
             keys=[self.keys.workers],
             args=[self.worker_id, pack(beat)],
         )
-
-    async def _stop_renewer(self) -> None:
-        """Ask the renewer to stop between rounds; cancel it only if stuck.
-
-        A flag, not ``cancel()``: cancelling a Redis call mid-flight is where
-        redis-py can lose a cancellation (see ``_link._reraise_lost_cancel``).
-        """
-        renewer, self._renewer = self._renewer, None
-        if renewer is None or renewer.done():
-            return
-        self._stop_renewing.set()
-        try:
-            async with asyncio.timeout(5.0):
-                await asyncio.shield(renewer)
-        except TimeoutError:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
-
-    async def _renew_forever(self) -> None:
-        """Every third of a lease: extend this worker's leases, write a heartbeat."""
-        period = max(0.05, self.lease_seconds / 3)
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(period):
-                    await self._stop_renewing.wait()
-            if self._stop_renewing.is_set():
-                return
-            try:
-                await self._renew_once()
-            except Exception:
-                # Transient errors are retried inside _link.call; anything else
-                # (a script error) must not stop renewal for good: log, go on.
-                log.exception("renewing leases failed; trying again in %.1f s", period)
 
     async def _renew_once(self) -> None:
         rids = self._held_rids()

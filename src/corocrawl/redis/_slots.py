@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from .._politeness import HostPolicy, HostRule, HostSlots, Pacer, Slot
 from . import _scripts
 from ._link import DEFAULT_CRAWL_NAME, CrawlKeys, RedisLink
+from ._renewer import Renewer
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +68,15 @@ class RedisHostSlots:
         self._freed: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._acquire = self._link.script(_scripts.SLOT_ACQUIRE)
         self._renew = self._link.script(_scripts.SLOT_RENEW)
-        self._renewer: asyncio.Task[None] | None = None
-        self._stop_renewing = asyncio.Event()
+        self._renewer = Renewer(self._renew_once, self.ttl / 3, "politeness slots")
 
     async def open(self) -> None:
         """Start renewing held slots."""
-        self._renewer = asyncio.create_task(self._renew_forever(), name="redis-slot-renewer")
+        self._renewer.start()
 
     async def close(self) -> None:
         """Give back every slot this worker holds and stop renewing."""
-        await self._stop_renewer()
+        await self._renewer.stop()
         try:
             async with asyncio.timeout(10.0):  # if Redis is down at exit, tokens expire
                 for host, tokens in list(self._held.items()):
@@ -130,39 +130,6 @@ class RedisHostSlots:
         token = tokens.pop()
         await self._link.call("slot-release", self._link.client.zrem, self.keys.slots(host), token)
         self._freed[host].set()
-
-    async def _stop_renewer(self) -> None:
-        """Ask the renewer to stop between rounds; cancel it only if stuck.
-
-        A flag, not ``cancel()``: cancelling a Redis call mid-flight is where
-        redis-py can lose a cancellation (see ``_link._reraise_lost_cancel``).
-        """
-        renewer, self._renewer = self._renewer, None
-        if renewer is None or renewer.done():
-            return
-        self._stop_renewing.set()
-        try:
-            async with asyncio.timeout(5.0):
-                await asyncio.shield(renewer)
-        except TimeoutError:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
-
-    async def _renew_forever(self) -> None:
-        period = max(0.05, self.ttl / 3)
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(period):
-                    await self._stop_renewing.wait()
-            if self._stop_renewing.is_set():
-                return
-            try:
-                await self._renew_once()
-            except Exception:
-                # Transient errors are retried inside _link.call; a script error
-                # must not stop renewal for good: log it and try again.
-                log.exception("renewing politeness slots failed; trying again in %.1f s", period)
 
     async def _renew_once(self) -> None:
         pairs = [(host, token) for host, tokens in self._held.items() for token in tokens]
