@@ -32,6 +32,7 @@ _COMMANDS = (
     "_report",
     "_config_cmd",
     "_collect",
+    "_bench",
 )
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
@@ -54,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  corocrawl crawl https://example.com/ -o pages.jsonl\n"
         "  corocrawl status --db corocrawl.db\n"
         "  corocrawl serve-demo --port 8080 --movies 200\n"
-        "  corocrawl config douban                          # effective settings",
+        "  corocrawl config douban                          # effective settings\n"
+        "  corocrawl bench --latency 0.5-2 --pages 40       # sequential vs threads vs coroutines",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
