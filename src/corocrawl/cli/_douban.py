@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .._config import CrawlConfig
 from .._exceptions import BlockedError, UsageError
@@ -110,7 +111,11 @@ def crawl_douban(
             start_urls, config=config, today=args.today, polite_to_douban=polite
         )
         stats = run_shared(crawler, shared)
-        items = [complete(item) for _, item in read_items(shared.url, shared.crawl_name)]
+        redis_url, crawl_name = shared.url, shared.crawl_name
+
+        def stored() -> Iterator[dict[str, Any]]:
+            return (complete(item) for _, item in read_items(redis_url, crawl_name))
+
         saved_db = shared.collect_db
     else:
         store = SqliteStore(
@@ -125,27 +130,33 @@ def crawl_douban(
             polite_to_douban=polite,
         )
         stats = run_crawler(crawler, quiet=args.quiet, log_json=getattr(args, "log_json", None))
-        items = [complete(item) for item in store.iter_items()]
+
+        def stored() -> Iterator[dict[str, Any]]:
+            return (complete(item) for item in store.iter_items())
+
         saved_db = db
+    # Items are read back from the store as streams, not held in a list: a
+    # 100,000-movie crawl would otherwise double its memory at the very end.
     for out in outputs:
-        export_items(items, out, FIELDS)
+        export_items(stored(), out, FIELDS)
+    count = sum(1 for _ in stored())
     posters = getattr(args, "posters", None)
     if posters:
         policy = douban_host_policy if polite else None
-        report = download_all_posters(items, posters, config, policy, quiet=args.quiet)
+        report = download_all_posters(list(stored()), posters, config, policy, quiet=args.quiet)
         print_posters(report, posters, quiet=args.quiet)
     if not args.quiet:
-        print_movies(items)
-        print_summary(stats, exports=outputs, db=saved_db, items=len(items))
+        print_movies(stored(), total=count)
+        print_summary(stats, exports=outputs, db=saved_db, items=count)
     gallery = getattr(args, "report", None)
     if gallery:
-        page = write_gallery(items, gallery, poster_dir=posters)
+        page = write_gallery(stored(), gallery, poster_dir=posters)
         if not args.quiet:
             print(f"poster gallery: {page.resolve()}")
-    return _exit_code(stats, start_urls, items)
+    return _exit_code(stats, start_urls, count)
 
 
-def _exit_code(stats: CrawlStats, start_urls: Sequence[str], items: Sequence[object]) -> int:
+def _exit_code(stats: CrawlStats, start_urls: Sequence[str], items: int) -> int:
     """0 if the crawl got somewhere; explain the common ways it gets nowhere."""
     if stats.pages > 0 or (items and not stats.error_count):
         return 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,12 +143,21 @@ def _wants(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else "—"
 
 
-def print_movies(items: Sequence[dict[str, Any]]) -> None:
-    """The douban items as a table, in release order."""
-    table = Table(title=f"{len(items)} upcoming movies", title_justify="left")
+#: The movie table shows at most this many rows: past it, the exports are the place.
+TABLE_ROWS = 100
+
+
+def print_movies(items: Iterable[dict[str, Any]], *, total: int) -> None:
+    """The douban items as a table, in release order (the first ``TABLE_ROWS``)."""
+    title = f"{total} upcoming movies"
+    if total > TABLE_ROWS:
+        title += f", the first {TABLE_ROWS} by release date"
+    table = Table(title=title, title_justify="left")
     for column in ("name", "date", "genre", "region", "想看", "poster"):
         table.add_column(column, overflow="fold")
-    ordered = sorted(items, key=lambda i: (i.get("release_date") or "9999", i.get("name") or ""))
+    ordered = heapq.nsmallest(
+        TABLE_ROWS, items, key=lambda i: (i.get("release_date") or "9999", i.get("name") or "")
+    )
     for item in ordered:
         table.add_row(
             item.get("name") or "",
