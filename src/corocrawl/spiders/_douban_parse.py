@@ -255,10 +255,13 @@ def parse_poster(dom: LexborHTMLParser, page_url: str) -> str | None:
     >>> parse_poster(resp.dom, resp.url)
     'https://img9.doubanio.com/view/photo/s_ratio_poster/public/p513344864.webp'
     """
-    base = _base_url(dom, page_url)
+    base: str | None = None  # looked up only for a relative src: a whole-DOM query
     for selector in ('#mainpic img[rel="v:image"]', "#mainpic img"):
         for img in dom.css(selector):
-            url = _resolve(base, img.attributes.get("src"))
+            src = img.attributes.get("src")
+            if base is None and src and not src.strip().startswith(("https://", "http://")):
+                base = _base_url(dom, page_url)
+            url = _resolve(base or page_url, src)
             if url is not None:
                 return url
     return None
