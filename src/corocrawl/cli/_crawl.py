@@ -14,7 +14,7 @@ from ..sinks._files import check_export_path, export_items
 from ..spiders._pagestore import PAGE_FIELDS, read_pages
 from ..spiders.generic import CrawlResult, GenericCrawl, GenericOptions
 from ..store import SqliteStore
-from ._options import add_crawl_options, check_db_path, config_from_args
+from ._options import add_crawl_options, check_db_path, config_from_args, non_negative_int
 from ._output import console, print_summary
 
 EXAMPLES = """examples:
@@ -24,16 +24,6 @@ EXAMPLES = """examples:
   corocrawl crawl https://example.com/ --save-pages mirror/ --warc site.warc.gz
   corocrawl links --db corocrawl.db          # then list the broken links
 """
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
 
 
 def _size(text: str) -> int:
@@ -69,7 +59,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="follow only URLs matching REGEX (any of them); repeatable")
     scope.add_argument("--exclude", action="append", default=[], metavar="REGEX",
                        help="never follow URLs matching REGEX; repeatable")
-    scope.add_argument("--max-depth", type=_non_negative_int, metavar="N",
+    scope.add_argument("--max-depth", type=non_negative_int, metavar="N",
                        help="follow links at most N clicks away from a start URL")
     scope.add_argument("--sort-query", action="store_true",
                        help="treat ?a=1&b=2 and ?b=2&a=1 as the same URL")

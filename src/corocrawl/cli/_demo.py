@@ -7,7 +7,7 @@ import datetime as dt
 
 from ..demo import DemoConfig, DemoServerThread
 from ._douban import crawl_douban
-from ._options import add_crawl_options, positive_int
+from ._options import add_crawl_options, add_output_options, positive_int
 
 
 def _latency(text: str) -> tuple[float, float]:
@@ -46,19 +46,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="MIN-MAX",
         help="per-request latency of the replica in seconds (default 0.05-0.3)",
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="export items to FILE (.jsonl or .csv); repeatable",
-    )
-    parser.add_argument(
-        "--db",
-        default="corocrawl.db",
-        metavar="PATH",
-        help="SQLite file for the items (default corocrawl.db; started afresh)",
+    add_output_options(
+        parser, db_help="SQLite file for the items (default corocrawl.db; started afresh)"
     )
     parser.add_argument(
         "--posters",

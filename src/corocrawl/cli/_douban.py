@@ -23,7 +23,7 @@ from ..spiders.douban import (
     list_url,
 )
 from ..store import SqliteStore
-from ._options import add_crawl_options, check_db_path, config_from_args
+from ._options import add_crawl_options, add_output_options, check_db_path, config_from_args
 from ._output import (
     download_all_posters,
     print_movies,
@@ -59,19 +59,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="URL",
         help="a list page to start from instead (a mirror); repeatable",
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="export items to FILE (.jsonl or .csv); repeatable",
-    )
-    parser.add_argument(
-        "--db",
-        default="corocrawl.db",
-        metavar="PATH",
-        help="SQLite file for the crawl's state and items (default corocrawl.db)",
+    add_output_options(
+        parser, db_help="SQLite file for the crawl's state and items (default corocrawl.db)"
     )
     parser.add_argument(
         "--fresh", action="store_true", help="forget the stored crawl in --db and start over"

@@ -10,14 +10,29 @@ from .._config import CrawlConfig, Timeouts
 from .._exceptions import UsageError
 
 
-def positive_int(text: str) -> int:
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{text!r} must be {least} or more")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, db_help: str) -> None:
+    """``-o FILE`` (repeatable export) and ``--db PATH``, as every crawling command has them."""
+    parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
+                        help="export items to FILE (.jsonl or .csv); repeatable")
+    parser.add_argument("--db", default="corocrawl.db", metavar="PATH", help=db_help)
 
 
 def seconds(text: str) -> float:
