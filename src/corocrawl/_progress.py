@@ -142,18 +142,7 @@ def plain_line(snapshot: ProgressSnapshot, rate: float) -> str:
         parts.append(f"done {snapshot.settled}/{snapshot.total} ·")
     parts.append(f"pages {snapshot.pages} ({rate:.1f}/s)")
     head = " ".join(parts)
-    fields = [
-        head,
-        f"queued {snapshot.queued if snapshot.queued is not None else '?'}",
-        f"in flight {snapshot.in_flight}",
-        f"items {snapshot.items}",
-        f"errors {snapshot.errors}",
-        f"retries {snapshot.retries}",
-    ]
-    eta = eta_seconds(snapshot, rate)
-    if eta is not None:
-        fields.append(f"ETA {_clock(eta)}")
-    return " · ".join(fields)
+    return " · ".join([head, *_counters(snapshot, rate)])
 
 
 def compact_line(snapshot: ProgressSnapshot, rate: float) -> str:
@@ -162,8 +151,12 @@ def compact_line(snapshot: ProgressSnapshot, rate: float) -> str:
         f"{snapshot.settled}/{snapshot.total}" if snapshot.total is not None
         else f"{snapshot.pages} pages"
     )
+    return " · ".join([f"{done} {rate:.1f}/s", *_counters(snapshot, rate)])
+
+
+def _counters(snapshot: ProgressSnapshot, rate: float) -> list[str]:
+    """What both progress lines show after their head: queue, counts, and the ETA if known."""
     fields = [
-        f"{done} {rate:.1f}/s",
         f"queued {snapshot.queued if snapshot.queued is not None else '?'}",
         f"in flight {snapshot.in_flight}",
         f"items {snapshot.items}",
@@ -173,7 +166,7 @@ def compact_line(snapshot: ProgressSnapshot, rate: float) -> str:
     eta = eta_seconds(snapshot, rate)
     if eta is not None:
         fields.append(f"ETA {_clock(eta)}")
-    return " · ".join(fields)
+    return fields
 
 
 class CrawlProgress:
