@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import heapq
 import time
 from collections.abc import Iterable, Sequence
@@ -17,19 +16,11 @@ from .._config import CrawlConfig
 from .._crawler import Crawler
 from .._politeness import HostPolicy
 from .._posters import PosterReport, PosterResult, download_posters
-from .._progress import (
-    CrawlProgress,
-    EventLog,
-    Mode,
-    ObservedFrontier,
-    ProgressSnapshot,
-    stats_snapshot,
-    summary_from_stats,
-)
+from .._progress import CrawlProgress, Mode, ProgressSnapshot, summary_from_stats
 from .._progress import print_summary as summary_print
-from .._running import loop_factory
+from .._run import RunOutput, observe_crawl
+from .._running import graceful_signals, loop_factory
 from .._stats import CrawlStats
-from ..frontier import FrontierCounts, MemoryFrontier
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -40,45 +31,16 @@ def run_crawler(crawler: Crawler, *, quiet: bool, log_json: str | None = None) -
 
     Progress goes to stderr: a live line on a terminal, a plain line every 2 s
     otherwise, nothing when ``quiet``. ``log_json`` writes JSON-lines events.
+    The command prints its own summary and explains failures itself.
     """
-    events = EventLog(log_json) if log_json else None
-    try:
-        if events is not None:
-            crawler.frontier = ObservedFrontier(crawler.frontier or MemoryFrontier(), events)
-            events.start(
-                start_urls=[r.url for r in crawler.start_requests],
-                config=dataclasses.asdict(crawler.config),
-            )
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            stats = runner.run(_crawl_with_progress(crawler, quiet=quiet))
-        if events is not None:
-            events.finish(summary_from_stats(stats))
-        return stats
-    finally:
-        if events is not None:
-            events.close()
+    output = RunOutput(progress="quiet" if quiet else "auto", log_json=log_json, warn=False)
 
+    async def crawl() -> CrawlStats:
+        with graceful_signals(crawler.stop):
+            return await observe_crawl(crawler, crawler._crawl_bare, output)
 
-async def _crawl_with_progress(crawler: Crawler, *, quiet: bool) -> CrawlStats:
-    frontier = crawler.frontier
-    running = True
-    last_counts: list[FrontierCounts | None] = [None]
-
-    async def snapshot() -> ProgressSnapshot:
-        stats = crawler.stats  # crawl() replaces it when it starts: read it each time
-        # The frontier is open only while the engine runs and has fetched something;
-        # after that, the last counts read stand.
-        if running and frontier is not None and stats.requests > 0:
-            last_counts[0] = await frontier.counts()
-        return stats_snapshot(stats, last_counts[0])
-
-    progress = CrawlProgress(snapshot, mode="quiet" if quiet else "auto", console=err_console)
-    async with progress:
-        try:
-            # The crawler's own signal handling: the first Ctrl-C stops gracefully.
-            return await crawler.crawl(handle_signals=True)
-        finally:
-            running = False
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(crawl())
 
 
 def download_all_posters(

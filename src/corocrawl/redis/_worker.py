@@ -120,7 +120,9 @@ async def crawl_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
     )
     await shared.open()
     try:
-        stats = await crawler.crawl()
+        # The bare engine: progress, summary and events are the caller's
+        # (Crawler.crawl(redis=...) wraps this call in them).
+        stats = await crawler._crawl_bare()
     finally:
         await shared.close()
     if options.collect_db or options.collect_out:
