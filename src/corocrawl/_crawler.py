@@ -9,7 +9,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._config import CrawlConfig
 from ._engine import Callback, Engine, FailureHook, PageHook
@@ -22,6 +22,9 @@ from ._running import graceful_signals, loop_factory
 from ._stats import CrawlStats
 from .frontier import Frontier, MemoryFrontier
 from .sinks import Item, ItemSink, MemorySink
+
+if TYPE_CHECKING:
+    from .redis import RedisOptions
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +165,7 @@ class Crawler:
         self,
         db: str | os.PathLike[str] | None = None,
         *,
-        redis: str | None = None,
+        redis: str | RedisOptions | None = None,
         crawl_name: str | None = None,
         fresh: bool = False,
         progress: bool | None = None,
@@ -173,7 +176,8 @@ class Crawler:
 
         ``db``: keep the crawl in this SQLite file; the same call again resumes
         it (``fresh=True`` starts over). ``redis`` (a ``redis://`` URL): be one
-        worker of the crawl ``crawl_name`` shared through Redis. Neither: in
+        worker of the crawl ``crawl_name`` shared through Redis (or a
+        ``corocrawl.redis.RedisOptions`` for lease time and the like). Neither: in
         memory. ``progress``: a live line and the end summary on stderr (default:
         only on a terminal). ``log_json``: write JSON-lines events to that file.
         ``handle_signals``: the first Ctrl-C/SIGTERM stops gracefully, a second
@@ -212,11 +216,14 @@ class Crawler:
         self._items = CrawlItems(store.iter_items, str(db))
         return await self._crawl_with(store.frontier, [store.sink], None, output)
 
-    async def _crawl_shared(self, url: str, crawl_name: str | None,
+    async def _crawl_shared(self, redis: str | RedisOptions, crawl_name: str | None,
                             output: RunOutput) -> CrawlStats:
         from .redis import DEFAULT_CRAWL_NAME, RedisOptions, crawl_shared, read_items
 
-        options = RedisOptions(url, crawl_name or DEFAULT_CRAWL_NAME)
+        if isinstance(redis, RedisOptions):
+            options = redis
+        else:
+            options = RedisOptions(redis, crawl_name or DEFAULT_CRAWL_NAME)
 
         def shared_items() -> Iterator[Item]:
             pairs = _outside_loop(lambda: read_items(options.url, options.crawl_name))
@@ -278,7 +285,7 @@ class Crawler:
         self,
         db: str | os.PathLike[str] | None = None,
         *,
-        redis: str | None = None,
+        redis: str | RedisOptions | None = None,
         crawl_name: str | None = None,
         fresh: bool = False,
         progress: bool | None = None,

@@ -21,6 +21,7 @@ from ._settings import resolve_settings
 
 # Modules in cli/ that define subcommands, in the order --help lists them.
 _COMMANDS = (
+    "_run",
     "_douban",
     "_serve_demo",
     "_demo",
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A fast, crash-safe web crawler built on asyncio coroutines.",
         epilog="examples:\n"
         "  corocrawl demo                                   # offline, against the replica\n"
+        "  corocrawl run spider.py -o items.jsonl           # your own spider, resumable\n"
         "  corocrawl douban --city beijing -o movies.jsonl --posters posters\n"
         "  corocrawl report --posters posters -o movies.html\n"
         "  corocrawl crawl https://example.com/ -o pages.jsonl\n"
