@@ -62,4 +62,6 @@ def run(args: argparse.Namespace) -> int:
         where = [f"redis crawl {shared.crawl_name!r}" if shared else str(db)]
         where += [str(out) for out in outputs]
         print(f"{len(crawler.items)} items in " + ", ".join(where), file=sys.stderr)
-    return 0 if stats.pages > 0 else 1
+    # A resumed crawl with nothing left, or a worker whose peers took every
+    # request, fetched nothing and failed at nothing: that is success.
+    return 0 if stats.pages > 0 or not stats.error_count else 1
