@@ -271,3 +271,19 @@ def test_config_run_shows_the_spiders_settings(
     assert lines["--delay"][:2] == ["0.5", "file"]
     assert lines["--per-host"][:2] == ["3", "env"]
     assert lines["--max-pages"][:2] == ["7", "flag"]
+
+
+def test_the_built_in_douban_spider_is_a_spider_module_too(
+    replica: DemoServerThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "douban.jsonl"
+    code = main(["run", "corocrawl.spiders.douban", "--db", str(tmp_path / "d.db"), "-q",
+                 "--start-url", replica.url("/cinema/later/beijing/"), "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert len(rows) == MOVIES and all(row["poster_url"] for row in rows)
+
+
+def test_an_unknown_module(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "no_such_pkg.spider"]) == 2
+    assert "no spider file or module 'no_such_pkg.spider'" in one_line_error(capsys)

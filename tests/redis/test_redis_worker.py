@@ -11,13 +11,8 @@ from aiohttp.test_utils import TestServer
 from redis_site import ReplicaSite
 from redis_spider import build
 
-from corocrawl.redis import (
-    RedisOptions,
-    add_redis_arguments,
-    crawl_shared,
-    redis_options_from_args,
-    redis_status_async,
-)
+from corocrawl.cli._redis_options import add_redis_arguments, redis_options_from_args
+from corocrawl.redis import RedisOptions, crawl_shared, redis_status_async
 
 
 def test_redis_flags() -> None:

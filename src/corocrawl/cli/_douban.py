@@ -11,7 +11,7 @@ from .._config import CrawlConfig
 from .._exceptions import BlockedError, UsageError
 from .._request import parse_url
 from .._stats import CrawlStats
-from ..redis import add_redis_arguments, read_items, redis_options_from_args, run_shared
+from ..redis import read_items, run_shared
 from ..report import write_gallery
 from ..sinks._files import check_export_path, export_items
 from ..spiders.douban import (
@@ -31,6 +31,7 @@ from ._output import (
     print_summary,
     run_crawler,
 )
+from ._redis_options import add_redis_arguments, redis_options_from_args
 
 EXAMPLES = """examples:
   corocrawl douban --city shanghai -o movies.jsonl -o movies.csv

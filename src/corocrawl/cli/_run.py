@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from .._stats import CrawlStats
-from ..redis import add_redis_arguments, redis_options_from_args
 from ..sinks._files import check_export_path
 from ._options import add_crawl_options, add_output_options, check_db_path, config_from_args
+from ._redis_options import add_redis_arguments, redis_options_from_args
 from ._spider_file import SpiderImportError, load_spider, replace_start_urls
 
 EXAMPLES = """examples:

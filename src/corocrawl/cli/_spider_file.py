@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 
 from .._crawler import Crawler
 from .._exceptions import CorocrawlError, UsageError
@@ -36,6 +36,39 @@ def load_spider(path: str | Path) -> Crawler:
     Crawler or several; SpiderImportError when its own code raises.
     """
     file = Path(path).expanduser()
+    if not file.is_file() and _MODULE_NAME.match(str(path)):
+        module = _import_module(str(path))
+    else:
+        module = _load_file(file, path)
+    found: dict[int, tuple[str, Crawler]] = {}
+    for attr, value in vars(module).items():
+        if isinstance(value, Crawler) and id(value) not in found:
+            found[id(value)] = (attr, value)
+    if not found:
+        raise UsageError(
+            f"{path} defines no Crawler at module level; write e.g. crawler = Crawler() "
+            "and decorate its callbacks"
+        )
+    if len(found) > 1:
+        names = ", ".join(attr for attr, _ in found.values())
+        raise UsageError(f"{path} defines {len(found)} Crawlers ({names}); keep one per file")
+    return next(iter(found.values()))[1]
+
+
+#: ``corocrawl run`` also takes an installed spider module, e.g. ``corocrawl.spiders.douban``.
+_MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+
+
+def _import_module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            raise UsageError(f"no spider file or module {name!r}; give a .py file") from None
+        raise
+
+
+def _load_file(file: Path, path: str | Path) -> ModuleType:
     if not file.is_file():
         raise UsageError(f"no spider file {str(path)!r}; give the path of a .py file")
     file = file.resolve()
@@ -57,19 +90,7 @@ def load_spider(path: str | Path) -> Crawler:
             file, _user_traceback(exc, file),
             f"{path} raised {type(exc).__name__} while loading (traceback above)",
         ) from None
-    found: dict[int, tuple[str, Crawler]] = {}
-    for attr, value in vars(module).items():
-        if isinstance(value, Crawler) and id(value) not in found:
-            found[id(value)] = (attr, value)
-    if not found:
-        raise UsageError(
-            f"{path} defines no Crawler at module level; write e.g. crawler = Crawler() "
-            "and decorate its callbacks"
-        )
-    if len(found) > 1:
-        names = ", ".join(attr for attr, _ in found.values())
-        raise UsageError(f"{path} defines {len(found)} Crawlers ({names}); keep one per file")
-    return next(iter(found.values()))[1]
+    return module
 
 
 def _user_traceback(exc: BaseException, file: Path) -> str:
