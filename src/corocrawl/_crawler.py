@@ -190,9 +190,27 @@ class Crawler:
             with graceful_signals(self.stop):
                 return await self.crawl(db, redis=redis, crawl_name=crawl_name, fresh=fresh,
                                         progress=progress, log_json=log_json)
+        output = output_for(progress, os.fspath(log_json) if log_json is not None else None)
+        return await self._crawl_into(db, redis=redis, crawl_name=crawl_name, fresh=fresh,
+                                      output=output)
+
+    async def _crawl_into(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        *,
+        redis: str | RedisOptions | None = None,
+        crawl_name: str | None = None,
+        fresh: bool = False,
+        output: RunOutput | None = None,
+    ) -> CrawlStats:
+        """:meth:`crawl` with every display choice explicit (for commands: one runner).
+
+        ``output`` says what to show: the progress mode, the summary, events,
+        the nothing-succeeded warning. ``crawl()`` picks it from ``progress``.
+        """
+        output = output or RunOutput()
         if not self.start_requests:
             raise ConfigError("nothing to crawl: give start URLs with @crawler.start(url, ...)")
-        output = output_for(progress, os.fspath(log_json) if log_json is not None else None)
         if redis is not None:
             if db is not None:
                 raise ConfigError("give db= or redis=, not both: a shared crawl lives in Redis")

@@ -33,12 +33,17 @@ BROWSER_HINT = (
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RunOutput:
-    """How a run shows itself. ``progress``: the live line's mode (see CrawlProgress)."""
+    """How a run shows itself. ``progress``: the live line's mode (see CrawlProgress).
+
+    Progress and the warning go to stderr; the summary too, unless
+    ``summary_to_stdout`` (the commands' report, beside their tables).
+    """
 
     progress: Mode = "quiet"
     summary: bool = False
     log_json: str | None = None
     warn: bool = True
+    summary_to_stdout: bool = False
 
 
 def output_for(progress: bool | None, log_json: str | None) -> RunOutput:
@@ -117,7 +122,7 @@ async def observe_crawl(
         if events is not None:
             events.close()
     if output.summary:
-        _print_summary(summary, err)
+        _print_summary(summary, Console(highlight=False) if output.summary_to_stdout else err)
     if output.warn and (warning := failure_warning(stats)) is not None:
         err.print(warning, markup=False, soft_wrap=True)
     return stats

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import heapq
 import time
@@ -18,29 +19,44 @@ from .._politeness import HostPolicy
 from .._posters import PosterReport, PosterResult, download_posters
 from .._progress import CrawlProgress, Mode, ProgressSnapshot, summary_from_stats
 from .._progress import print_summary as summary_print
-from .._run import RunOutput, observe_crawl
+from .._run import RunOutput
 from .._running import graceful_signals, loop_factory
 from .._stats import CrawlStats
+from ..redis import RedisOptions
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-def run_crawler(crawler: Crawler, *, quiet: bool, log_json: str | None = None) -> CrawlStats:
-    """Run ``crawler`` to the end with live progress (Ctrl-C stops gracefully).
+def run_crawler(
+    crawler: Crawler,
+    output: RunOutput,
+    *,
+    db: Path | None = None,
+    redis: RedisOptions | None = None,
+    fresh: bool = False,
+) -> CrawlStats:
+    """Run ``crawler`` to the end, in ``db`` or as a ``redis`` worker: every command's runner.
 
-    Progress goes to stderr: a live line on a terminal, a plain line every 2 s
-    otherwise, nothing when ``quiet``. ``log_json`` writes JSON-lines events.
-    The command prints its own summary and explains failures itself.
+    The same path as ``crawler.run()``; the first Ctrl-C stops gracefully.
+    ``output`` says what to show (progress on stderr, summary, events, warning).
     """
-    output = RunOutput(progress="quiet" if quiet else "auto", log_json=log_json, warn=False)
 
     async def crawl() -> CrawlStats:
         with graceful_signals(crawler.stop):
-            return await observe_crawl(crawler, crawler._crawl_bare, output)
+            return await crawler._crawl_into(db, redis=redis, fresh=fresh, output=output)
 
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(crawl())
+
+
+def command_output(args: argparse.Namespace, *, warn: bool = True) -> RunOutput:
+    """What a crawling command shows: progress (a plain line when not a terminal) and
+    the summary unless ``--quiet``; ``--log-json`` events."""
+    quiet = bool(getattr(args, "quiet", False))
+    return RunOutput(progress="quiet" if quiet else "auto", summary=not quiet,
+                     log_json=getattr(args, "log_json", None), warn=warn,
+                     summary_to_stdout=True)
 
 
 def download_all_posters(
@@ -130,6 +146,14 @@ def print_movies(items: Iterable[dict[str, Any]], *, total: int) -> None:
             item.get("poster_url") or "[red]none[/red]",
         )
     console.print(table)
+
+
+def print_saved(*, exports: Sequence[Path] = (), db: Path | None = None) -> None:
+    """Where the crawl's data went (after the summary the runner printed)."""
+    where = [str(db)] if db else []
+    where += [str(p) for p in exports]
+    if where:
+        console.print("saved to " + ", ".join(where))
 
 
 def print_summary(

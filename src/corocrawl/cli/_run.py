@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._stats import CrawlStats
 from ..sinks._files import check_export_path
 from ._options import add_crawl_options, add_output_options, check_db_path, config_from_args
+from ._output import command_output, run_crawler
 from ._redis_options import add_redis_arguments, redis_options_from_args
 from ._spider_file import SpiderImportError, load_spider, replace_start_urls
 
@@ -54,14 +54,13 @@ def run(args: argparse.Namespace) -> int:
     crawler.config = config_from_args(args, crawler.config)
     if args.start_urls:
         replace_start_urls(crawler, args.start_urls)
-    stats: CrawlStats = crawler.run(
-        db, redis=shared, fresh=args.fresh, progress=not args.quiet, log_json=args.log_json)
+    stats = run_crawler(crawler, command_output(args), db=db, redis=shared, fresh=args.fresh)
     for out in outputs:
         crawler.export(out)
     if not args.quiet:
         where = [f"redis crawl {shared.crawl_name!r}" if shared else str(db)]
         where += [str(out) for out in outputs]
-        print(f"{len(crawler.items)} items in " + ", ".join(where), file=sys.stderr)
+        print(f"{len(crawler.items)} items in " + ", ".join(where))
     # A resumed crawl with nothing left, or a worker whose peers took every
     # request, fetched nothing and failed at nothing: that is success.
     return 0 if stats.pages > 0 or not stats.error_count else 1
