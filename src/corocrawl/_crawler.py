@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import itertools
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -232,7 +234,12 @@ class Crawler:
         key = self.item_key if isinstance(self.item_key, str) else None
         store = SqliteStore(db, fresh=fresh, item_key=key)
         self._items = CrawlItems(store.iter_items, str(db))
-        return await self._crawl_with(store.frontier, [store.sink], None, output)
+        stats = await self._crawl_with(store.frontier, [store.sink], None, output)
+        if output.warn and stats.requests == 0 and not fresh:
+            warning = _stuck_warning(db)
+            if warning is not None:
+                print(warning, file=sys.stderr)
+        return stats
 
     async def _crawl_shared(self, redis: str | RedisOptions, crawl_name: str | None,
                             output: RunOutput) -> CrawlStats:
@@ -330,6 +337,22 @@ class Crawler:
             return runner.run(self.crawl(
                 db, redis=redis, crawl_name=crawl_name, fresh=fresh, progress=progress,
                 log_json=log_json, handle_signals=handle_signals))
+
+
+def _stuck_warning(db: Path) -> str | None:
+    """A resumed crawl that had nothing left to do, though it failed: say how to retry."""
+    from .store import StoreReader
+
+    with StoreReader(db) as reader:
+        counts = reader.counts()
+        items = sum(1 for _ in itertools.islice(reader.iter_items(), 1))
+    if counts["failed"] == 0 or items:
+        return None
+    failed = counts["failed"]
+    return (f"corocrawl: warning: nothing left to crawl in {db}: {failed} "
+            f"request{'s' if failed != 1 else ''} failed before and stay failed; fix the cause "
+            "(see corocrawl status "
+            f"--db {db}), then corocrawl retry-failed --db {db} or run with fresh=True (--fresh)")
 
 
 def _outside_loop(call: Callable[[], Any]) -> Any:

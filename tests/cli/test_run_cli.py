@@ -287,3 +287,18 @@ def test_the_built_in_douban_spider_is_a_spider_module_too(
 def test_an_unknown_module(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "no_such_pkg.spider"]) == 2
     assert "no spider file or module 'no_such_pkg.spider'" in one_line_error(capsys)
+
+
+def test_a_rerun_after_a_failed_crawl_says_how_to_retry(
+    replica: DemoServerThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot = tmp_path / "bot.py"
+    bot.write_text(SPIDER.replace('user_agent="{ua}"', "").format())
+    args = ["run", str(bot), "--db", str(tmp_path / "x.db"), "-q",
+            "--start-url", replica.url("/cinema/later/beijing/")]
+    assert main(args) == 1
+    capsys.readouterr()
+    assert main([*args, "--user-agent", BROWSER_UA]) == 1
+    err = capsys.readouterr().err
+    assert "nothing left to crawl" in err and "retry-failed" in err
+    assert main([*args, "--user-agent", BROWSER_UA, "--fresh"]) == 0
