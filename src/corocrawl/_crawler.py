@@ -78,8 +78,10 @@ class Crawler:
             raise ConfigError(f"{exc}; valid settings are: {valid}") from None
         self._memory_sink = MemorySink() if sinks is None else None
         memory = self._memory_sink
-        self._items: CrawlItems | None = None if memory is None else CrawlItems(
+        self._memory_items = None if memory is None else CrawlItems(
             lambda: list(memory.items.values()), "memory")
+        #: Where the last crawl's items are: memory, a db= file or a redis= crawl.
+        self._items: CrawlItems | None = self._memory_items
         self.frontier = frontier
         self.sinks: list[ItemSink] = list(sinks) if sinks is not None else [self._memory_sink]  # type: ignore[list-item]
         self.item_key = item_key
@@ -219,6 +221,7 @@ class Crawler:
             return await self._crawl_shared(redis, crawl_name, output)
         if db is not None:
             return await self._crawl_stored(Path(db), fresh, output)
+        self._items = self._memory_items
         return await observe_crawl(self, self._crawl_bare, output,
                                    items=self._count_items)
 
