@@ -159,12 +159,18 @@ def test_kill9_and_rerun_gives_the_exact_items(
         assert {r["subject_id"]: r for r in array} == clean
 
     # The store commands work on any spider's database.
-    status = subprocess.run([sys.executable, "-m", "corocrawl", "status", "--db", str(db)],
-                            capture_output=True, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=60)
-    assert status.returncode == 0, status.stderr
-    assert f"items          {MOVIES}" in status.stdout.replace("  ", " ") or str(MOVIES) in \
-        status.stdout
+    def corocrawl(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "corocrawl", *args], capture_output=True,
+                              text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(SRC)},
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    status = {line.split()[0]: line.split()[-1]
+              for line in corocrawl("status", "--db", str(db)).splitlines()[1:6]}
+    assert status["items"] == str(MOVIES) and status["pending"] == "0"
+    corocrawl("export", "--db", str(db), "-o", str(tmp_path / "exported.jsonl"))
+    assert read_jsonl(tmp_path / "exported.jsonl") == clean
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:

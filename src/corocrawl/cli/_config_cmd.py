@@ -96,9 +96,13 @@ def run(args: argparse.Namespace) -> int:
 def _fill_from_spider(namespace: argparse.Namespace, sources: dict[str, str], path: str) -> None:
     """What the spider file sets, where no flag, variable or file entry overrides it."""
     from .._config import CrawlConfig
-    from ._spider_file import load_spider
+    from ._spider_file import SpiderImportError, load_spider
 
-    config = load_spider(path).config
+    try:
+        config = load_spider(path).config
+    except SpiderImportError as exc:
+        sys.stderr.write(exc.report)  # the user's own traceback, as `run` shows it
+        raise
     defaults = CrawlConfig()
     for dest, source in sources.items():
         if source != "default" or not hasattr(config, dest):
