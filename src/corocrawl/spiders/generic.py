@@ -184,7 +184,9 @@ class GenericCrawl:
             crawler.handler(self.page)
             crawler.add_start(*seeds)
             try:
-                stats = await crawler.crawl()
+                # The command shows progress and its own summary; the engine
+                # run itself stays quiet (but still warns when nothing succeeded).
+                stats = await crawler.crawl(progress=False)
             finally:
                 if self._warc is not None:
                     await self._warc.close()
