@@ -79,7 +79,7 @@ class Crawler:
         self._memory_sink = MemorySink() if sinks is None else None
         memory = self._memory_sink
         self._memory_items = None if memory is None else CrawlItems(
-            lambda: list(memory.items.values()), "memory")
+            lambda: list(memory.items.values()), "memory", count=lambda: len(memory.items))
         #: Where the last crawl's items are: memory, a db= file or a redis= crawl.
         self._items: CrawlItems | None = self._memory_items
         self.frontier = frontier
@@ -236,7 +236,7 @@ class Crawler:
                               "leave out frontier= and sinks=")
         key = self.item_key if isinstance(self.item_key, str) else None
         store = SqliteStore(db, fresh=fresh, item_key=key)
-        self._items = CrawlItems(store.iter_items, str(db))
+        self._items = CrawlItems(store.iter_items, str(db), count=lambda: _stored_count(db))
         stats = await self._crawl_with(store.frontier, [store.sink], None, output)
         if output.warn and stats.requests == 0 and not fresh:
             warning = _stuck_warning(db)
@@ -340,6 +340,13 @@ class Crawler:
             return runner.run(self.crawl(
                 db, redis=redis, crawl_name=crawl_name, fresh=fresh, progress=progress,
                 log_json=log_json, handle_signals=handle_signals))
+
+
+def _stored_count(db: Path) -> int:
+    from .store import StoreReader
+
+    with StoreReader(db) as reader:
+        return reader.item_count()
 
 
 def _stuck_warning(db: Path) -> str | None:

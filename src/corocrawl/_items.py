@@ -51,14 +51,18 @@ class CrawlItems:
         >>> len(crawler.items)
     """
 
-    def __init__(self, read: Callable[[], Iterable[Item]], where: str) -> None:
+    def __init__(self, read: Callable[[], Iterable[Item]], where: str,
+                 count: Callable[[], int] | None = None) -> None:
         self._read = read
+        self._count = count
         self.where = where
 
     def __iter__(self) -> Iterator[Item]:
         return iter(self._read())
 
     def __len__(self) -> int:
+        if self._count is not None:
+            return self._count()
         return sum(1 for _ in self._read())
 
     def __getitem__(self, index: int) -> Item:

@@ -49,7 +49,8 @@ class RunOutput:
 def output_for(progress: bool | None, log_json: str | None) -> RunOutput:
     """The user-facing switch: None shows progress and summary only on a terminal."""
     if progress is None:
-        progress = sys.stderr.isatty()
+        isatty = getattr(sys.stderr, "isatty", None)  # a replaced stderr may lack it
+        progress = bool(isatty()) if callable(isatty) else False
     return RunOutput(progress="auto" if progress else "quiet", summary=progress,
                      log_json=log_json)
 
