@@ -33,7 +33,7 @@ from yarl import URL
 from .._archive import PageSaver, WarcArchive
 from .._config import CrawlConfig
 from .._crawler import Crawler
-from .._exceptions import UsageError
+from .._exceptions import StorageError, UsageError
 from .._fetcher import FetchError
 from .._links import Scope, extract_links
 from .._request import Request, parse_url
@@ -44,7 +44,7 @@ from .._stats import CrawlStats
 from .._throttle import AutoThrottle, CrawlPacer
 from ..frontier import Frontier
 from ..sinks import Item, ItemSink
-from ._pagestore import PAGE_FIELDS, PageStore
+from ._pagestore import PAGE_FIELDS, STORAGE_ERROR_KEY, PageStore
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ class GenericCrawl:
         self.min_delay = base.delay
         self.config = replace(base, delay=0.0, allowed_domains=())
         self.store = PageStore(db, sinks, fresh=fresh)
+        self.fresh = fresh
         self.frontier = frontier
         self.throttle = (
             AutoThrottle(target_concurrency=options.target_concurrency)
@@ -172,7 +173,7 @@ class GenericCrawl:
             if opts.save_pages is not None:
                 self._saver = PageSaver(opts.save_pages)
             if opts.warc is not None:
-                self._warc = WarcArchive(opts.warc)
+                self._warc = WarcArchive(opts.warc, fresh=self.fresh)
             crawler = self._crawler = Crawler(
                 self.config,
                 frontier=self.frontier,
@@ -257,7 +258,7 @@ class GenericCrawl:
             record["title"] = _title(resp)
             children = await self._follow(resp, record)
         record["error"] = "; ".join(errors) or None
-        await self._archive(resp)
+        await self._archive(resp, record)
         yield record
         for child in children:
             yield child
@@ -318,18 +319,30 @@ class GenericCrawl:
         record = self._record(request, resp)
         record["error"] = f"{exc.kind}: {exc.message}"[:300]
         if resp is not None:
-            await self._archive(resp)
+            await self._archive(resp, record)
         return [record]
 
-    async def _archive(self, resp: Response) -> None:
-        if self._warc is not None:
-            await self._warc.write(
-                url=resp.url,
-                status=resp.status,
-                response_headers=resp.headers,
-                body=resp.body,
-                request_headers={"User-Agent": self.config.user_agent},
-                truncated=resp.truncated,
-            )
-        if self._saver is not None and 200 <= resp.status < 300:
-            await self._saver.save(resp.url, resp.content_type, resp.body)
+    async def _archive(self, resp: Response, record: Item) -> None:
+        """Write the page to the WARC file and the --save-pages folder.
+
+        A full disk is not this page's fault: the error rides on the record
+        (``STORAGE_ERROR_KEY``) to the page store, which stops the crawl with it
+        before storing anything, so the request stays pending for the next run.
+        """
+        try:
+            if self._warc is not None:
+                await self._warc.write(
+                    url=resp.url,
+                    status=resp.status,
+                    response_headers=resp.headers,
+                    body=resp.body,
+                    request_headers={"User-Agent": self.config.user_agent},
+                    truncated=resp.truncated,
+                )
+            if self._saver is not None and 200 <= resp.status < 300:
+                await self._saver.save(resp.url, resp.content_type, resp.body)
+        except StorageError as exc:
+            record[STORAGE_ERROR_KEY] = str(exc)
+        except (OSError, ValueError) as exc:  # this page's file, not the disk: note it, go on
+            note = f"not saved: {getattr(exc, 'strerror', None) or exc}"
+            record["error"] = "; ".join(filter(None, [record.get("error"), note]))
