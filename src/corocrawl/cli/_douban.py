@@ -139,7 +139,8 @@ def crawl_douban(
         print_summary(stats, exports=outputs, db=saved_db, items=count)
     gallery = getattr(args, "report", None)
     if gallery:
-        page = write_gallery(stored(), gallery, poster_dir=posters)
+        page = write_gallery(stored(), gallery, poster_dir=posters,
+                             remote_posters=getattr(args, "remote_posters", False))
         if not args.quiet:
             print(f"poster gallery: {page.resolve()}")
     return _exit_code(stats, start_urls, count)
