@@ -21,6 +21,7 @@ Every fetched URL yields one page record (``PAGE_FIELDS``), failures included:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -173,7 +174,8 @@ class GenericCrawl:
             if opts.save_pages is not None:
                 self._saver = PageSaver(opts.save_pages)
             if opts.warc is not None:
-                self._warc = WarcArchive(opts.warc, fresh=self.fresh)
+                # In a thread: resuming checks the end of a WARC that may be gigabytes.
+                self._warc = await asyncio.to_thread(WarcArchive, opts.warc, fresh=self.fresh)
             crawler = self._crawler = Crawler(
                 self.config,
                 frontier=self.frontier,
