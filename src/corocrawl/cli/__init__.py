@@ -4,6 +4,11 @@ Each subcommand lives in its own module ``cli/_<name>.py`` exposing
 ``register(subparsers)``, which adds its parser and sets ``run=func`` where
 ``func(args) -> int`` is the exit code. Errors the user can fix are
 ``CorocrawlError``s: printed as one line, never a traceback.
+
+``corocrawl --help`` and ``--version`` must be quick (under 0.3 s), so this
+module imports no command: with no command on the line the parser lists the
+commands from ``COMMANDS`` alone; naming one builds the full parser. A test
+checks that ``COMMANDS`` says what each module registers.
 """
 
 from __future__ import annotations
@@ -16,24 +21,29 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import __version__
 from .._exceptions import CorocrawlError, UsageError
 from ._settings import resolve_settings
 
-# Modules in cli/ that define subcommands, in the order --help lists them.
-_COMMANDS = (
-    "_douban",
-    "_serve_demo",
-    "_demo",
-    "_status",
-    "_retry_failed",
-    "_export",
-    "_crawl",
-    "_links",
-    "_report",
-    "_config_cmd",
-    "_collect",
-    "_bench",
+#: Every subcommand: (name, module in cli/, one-line help), in the order --help lists them.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("douban", "_douban", "crawl douban's upcoming movies (即将上映) with posters"),
+    ("serve-demo", "_serve_demo", "serve the embedded douban replica site"),
+    ("demo", "_demo", "crawl the embedded douban replica (offline) and show the movies"),
+    ("status", "_status", "show a stored crawl's progress: pending, done, failed, items"),
+    ("retry-failed", "_retry_failed", "queue the failed requests of a stored crawl again"),
+    ("export", "_export", "write the items of a stored crawl to .jsonl or .csv"),
+    ("crawl", "_crawl", "crawl any site: follow links within scope, record every page"),
+    ("links", "_links",
+     "report broken links (4xx, 5xx, unreachable, long redirect chains) of a crawl"),
+    ("report", "_report", "write an HTML poster gallery of the movies in a crawl database"),
+    ("config", "_config_cmd", "show the effective settings and where each one comes from"),
+    ("collect", "_collect", "copy a shared (Redis) crawl's items into SQLite/JSONL/CSV"),
+    ("bench", "_bench",
+     "crawl the replica sequentially, with threads and with corocrawl; compare"),
 )
+#: Top-level options that take a value (the token after them is not a command).
+_VALUE_OPTIONS = frozenset({"--config"})
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 
@@ -44,7 +54,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The ``corocrawl`` parser; ``commands=False`` lists the commands without loading them."""
     parser = _Parser(
         prog="corocrawl",
         description="A fast, crash-safe web crawler built on asyncio coroutines.",
@@ -59,19 +70,44 @@ def build_parser() -> argparse.ArgumentParser:
         "  corocrawl bench --latency 0.5-2 --pages 40       # sequential vs threads vs coroutines",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"corocrawl {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    for name in _COMMANDS:
-        module = importlib.import_module(f"{__name__}.{name}")
-        module.register(sub)
+    for name, module_name, help_text in COMMANDS:
+        if commands:
+            importlib.import_module(f"{__name__}.{module_name}").register(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+def _names_a_command(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` has a positional word: a command, or a typo argparse must name."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--":
+            return True
+        elif token.startswith("-"):
+            skip = token in _VALUE_OPTIONS
+        else:
+            return True
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not _names_a_command(arguments):
+        # --help, --version or nothing: argparse answers the first two and exits.
+        parser = build_parser(commands=False)
+        parser.parse_args(arguments)
+        parser.print_help()
+        return EXIT_USAGE
     parser = build_parser()
     try:
         # Flags, then COROCRAWL_* variables, then corocrawl.toml, then defaults.
-        args, _sources = resolve_settings(parser, argv, os.environ, Path.cwd())
+        args, _sources = resolve_settings(parser, arguments, os.environ, Path.cwd())
     except UsageError as exc:
         print(f"corocrawl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
