@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     out.add_argument("--fresh", action="store_true",
                      help="forget the crawl stored in --db and start over (default: resume)")
     out.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                     help="export the page records to FILE (.jsonl or .csv); repeatable")
+                     help="export the page records to FILE (.jsonl, .json or .csv); repeatable")
     out.add_argument("--save-pages", type=Path, metavar="DIR",
                      help="save each page's body under DIR/<host>/<path>")
     out.add_argument("--warc", type=Path, metavar="FILE",

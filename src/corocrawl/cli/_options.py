@@ -31,7 +31,7 @@ def non_negative_int(text: str) -> int:
 def add_output_options(parser: argparse.ArgumentParser, *, db_help: str) -> None:
     """``-o FILE`` (repeatable export) and ``--db PATH``, as every crawling command has them."""
     parser.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                        help="export items to FILE (.jsonl or .csv); repeatable")
+                        help="export items to FILE (.jsonl, .json or .csv); repeatable")
     parser.add_argument("--db", default="corocrawl.db", metavar="PATH", help=db_help)
 
 
