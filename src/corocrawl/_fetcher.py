@@ -89,9 +89,11 @@ class Fetcher:
         connector = aiohttp.TCPConnector(limit=cfg.concurrency, limit_per_host=0,
                                          ttl_dns_cache=300)
         headers = {"User-Agent": cfg.user_agent, **dict(cfg.headers)}
+        # trust_env: HTTP_PROXY/HTTPS_PROXY/NO_PROXY apply as in curl; an explicit
+        # cfg.proxy (passed per request below) wins over them.
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers=headers,
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            cookie_jar=aiohttp.CookieJar(unsafe=True), trust_env=cfg.trust_env,
         )
         return self
 
@@ -116,6 +118,7 @@ class Fetcher:
             async with self.session.request(
                 request.method, URL(request.url, encoded=True), headers=request.headers,
                 data=request.body, allow_redirects=True, max_redirects=cfg.max_redirects,
+                proxy=cfg.proxy,
             ) as resp:
                 body, truncated = await self._read_capped(resp)
                 status = resp.status

@@ -35,6 +35,25 @@ def add_output_options(parser: argparse.ArgumentParser, *, db_help: str) -> None
     parser.add_argument("--db", default="corocrawl.db", metavar="PATH", help=db_help)
 
 
+def header(text: str) -> tuple[str, str]:
+    """``'Accept-Language: zh-CN'`` → ``("Accept-Language", "zh-CN")``."""
+    name, colon, value = text.partition(":")
+    name = name.strip()
+    if not colon or not name or any(c.isspace() for c in name):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a header; write it as 'Name: value'"
+        )
+    return name, value.strip()
+
+
+def proxy_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")) or text.endswith("://"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a proxy URL; write it like http://127.0.0.1:3128"
+        )
+    return text
+
+
 def seconds(text: str) -> float:
     try:
         value = float(text)
@@ -57,6 +76,13 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--processes", type=positive_int, metavar="N",
                        help="processes that parse pages (default 1: parse in the event loop)")
     group.add_argument("--user-agent", metavar="UA", help="the User-Agent header to send")
+    group.add_argument("--header", dest="headers", action="append", type=header,
+                       metavar="'NAME: VALUE'",
+                       help="send this header with every request; repeatable "
+                       "(in corocrawl.toml: headers = ['NAME: VALUE', ...])")
+    group.add_argument("--proxy", type=proxy_url, metavar="URL",
+                       help="send every request through this HTTP proxy (default: "
+                       "HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)")
     group.add_argument("--retries", type=int, metavar="N",
                        help="retries on timeouts, connection errors, 5xx and 429 (default 3)")
     group.add_argument("--timeout", type=seconds, metavar="SECONDS",
@@ -74,11 +100,13 @@ def config_from_args(args: argparse.Namespace, base: CrawlConfig) -> CrawlConfig
     """``base`` with every crawl option the user gave applied on top."""
     changes: dict[str, object] = {}
     names = ("concurrency", "processes", "per_host", "delay", "user_agent", "retries",
-             "max_pages", "max_time")
+             "max_pages", "max_time", "proxy")
     for name in names:
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
+    if getattr(args, "headers", None):
+        changes["headers"] = (*base.headers, *args.headers)
     if getattr(args, "timeout", None) is not None:
         total = args.timeout
         changes["timeouts"] = Timeouts(connect=min(10.0, total), read=total, total=total)

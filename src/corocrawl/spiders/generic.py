@@ -156,7 +156,11 @@ class GenericCrawl:
         """Run the crawl to the end and return its result."""
         opts = self.options
         pacer = CrawlPacer(self.throttle, floor=self._floor, jitter=self.config.jitter)
-        async with SideFetcher(user_agent=self.config.user_agent, pacer=pacer) as side:
+        cfg = self.config
+        async with SideFetcher(
+            user_agent=cfg.user_agent, pacer=pacer, headers=cfg.headers, proxy=cfg.proxy,
+            trust_env=cfg.trust_env,
+        ) as side:
             robots = self._robots = RobotsPolicy(
                 side, user_agent=self.config.user_agent, enabled=not opts.ignore_robots
             )
