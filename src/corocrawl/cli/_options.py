@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import weakref
 from pathlib import Path
 
 from .._config import CrawlConfig, Timeouts
@@ -64,17 +65,48 @@ def seconds(text: str) -> float:
     return value
 
 
-def add_crawl_options(parser: argparse.ArgumentParser) -> None:
-    """Concurrency, politeness, retries and limits: the engine's knobs."""
+#: The CrawlConfig each command starts from, by parser: the one source of the
+#: defaults that --help and ``corocrawl config`` show. The flags themselves
+#: default to None, meaning "not given": a command may then pick its own value
+#: (douban's politeness towards its own hosts).
+_BASES: weakref.WeakKeyDictionary[argparse.ArgumentParser, CrawlConfig] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def crawl_default(parser: argparse.ArgumentParser, dest: str) -> object | None:
+    """What the crawl option ``dest`` of ``parser`` is when not given (None: not one)."""
+    base = _BASES.get(parser)
+    if base is None:
+        return None
+    if dest == "timeout":
+        return base.timeouts.total
+    if dest == "headers":
+        return [f"{name}: {value}" for name, value in base.headers]
+    if dest in CrawlConfig.__dataclass_fields__:
+        value: object = getattr(base, dest)
+        return value
+    return None
+
+
+def add_crawl_options(parser: argparse.ArgumentParser, base: CrawlConfig | None = None) -> None:
+    """Concurrency, politeness, retries and limits: the engine's knobs.
+
+    ``base`` is the config the command applies them to; --help shows its values.
+    """
+    base = base if base is not None else CrawlConfig()
+    _BASES[parser] = base
     group = parser.add_argument_group("crawl")
     group.add_argument("--concurrency", type=positive_int, metavar="N",
-                       help="requests in flight at once, all hosts (default 32)")
+                       help=f"requests in flight at once, all hosts (default {base.concurrency})")
     group.add_argument("--per-host", type=positive_int, metavar="N",
-                       help="requests in flight at once to one host (default 8)")
+                       help=f"requests in flight at once to one host (default {base.per_host})")
     group.add_argument("--delay", type=seconds, metavar="SECONDS",
-                       help="minimum time between requests to one host, with jitter")
+                       help="minimum time between requests to one host, with jitter "
+                       f"(default {base.delay:g})")
     group.add_argument("--processes", type=positive_int, metavar="N",
-                       help="processes that parse pages (default 1: parse in the event loop)")
+                       help=f"processes that parse pages (default {base.processes}: parse in "
+                       "the event loop)")
     group.add_argument("--user-agent", metavar="UA", help="the User-Agent header to send")
     group.add_argument("--header", dest="headers", action="append", type=header,
                        metavar="'NAME: VALUE'",
@@ -84,9 +116,10 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
                        help="send every request through this HTTP proxy (default: "
                        "HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)")
     group.add_argument("--retries", type=int, metavar="N",
-                       help="retries on timeouts, connection errors, 5xx and 429 (default 3)")
+                       help="retries on timeouts, connection errors, 5xx and 429 "
+                       f"(default {base.retries})")
     group.add_argument("--timeout", type=seconds, metavar="SECONDS",
-                       help="total time limit of one request (default 60)")
+                       help=f"total time limit of one request (default {base.timeouts.total:g})")
     group.add_argument("--max-pages", type=positive_int, metavar="N",
                        help="stop after fetching N pages")
     group.add_argument("--max-time", type=seconds, metavar="SECONDS",
