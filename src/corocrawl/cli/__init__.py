@@ -46,6 +46,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 _VALUE_OPTIONS = frozenset({"--config"})
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+#: What a shell reports for a program stopped by SIGPIPE (128 + 13), e.g. ``… | head``.
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(run(args))
+    except BrokenPipeError:
+        return _reader_went_away()
     except UsageError as exc:
         print(f"corocrawl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -130,6 +134,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("corocrawl: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_went_away() -> int:
+    """``corocrawl links --format json | head``: head has read enough and closed the pipe.
+
+    That is not an error worth a traceback. Point stdout at /dev/null so the
+    interpreter's final flush of the unwritten rest fails quietly too, as the
+    Python docs advise (library/signal.html, "Note on SIGPIPE").
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":
