@@ -23,6 +23,20 @@ from ._response import Response
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 #: Statuses with which sites refuse crawlers (418 is douban's answer to bots).
 BLOCK_STATUSES = frozenset({403, 418})
+#: FetchError kinds raised with retryable=True that are not an HTTP status.
+TRANSIENT_KINDS = frozenset({"timeout", "connect", "disconnect", "protocol", "client"})
+
+
+def worth_retrying(kind: str) -> bool:
+    """Whether a failure of this ``kind`` may succeed unchanged on another try.
+
+    >>> worth_retrying("http_503"), worth_retrying("http_404")
+    (True, False)
+    """
+    if kind in TRANSIENT_KINDS:
+        return True
+    status = kind.removeprefix("http_")
+    return kind.startswith("http_") and status.isdigit() and int(status) in RETRY_STATUSES
 
 
 class FetchError(Exception):
