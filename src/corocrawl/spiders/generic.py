@@ -12,7 +12,9 @@ callback, ``page``) plus the parts a crawl of an unknown site needs:
 - **sitemaps** (``corocrawl._sitemaps``) as extra seeds with ``--sitemaps``;
 - **archives**: ``--save-pages DIR`` and ``--warc FILE`` (``corocrawl._archive``).
 
-Every fetched URL yields one page record (``PAGE_FIELDS``), failures included:
+Every fetched URL yields one page record (``PAGE_FIELDS``), failures included.
+Given only ``db``, the crawl is stored there as ``corocrawl crawl --db`` stores it
+(resumable; readable by ``status``, ``export`` and ``links``):
 
 >>> crawl = GenericCrawl(GenericOptions(["https://example.com/"]), db=Path("site.db"))
 >>> result = await crawl.crawl()
@@ -44,6 +46,7 @@ from .._stats import CrawlStats
 from .._throttle import AutoThrottle, CrawlPacer
 from ..frontier import Frontier
 from ..sinks import Item, ItemSink
+from ..store import SqliteStore
 from ._pagestore import PAGE_FIELDS, PageStore
 
 logger = logging.getLogger(__name__)
@@ -129,6 +132,11 @@ class GenericCrawl:
             include=options.include,
             exclude=options.exclude,
         )
+        if db is not None and frontier is None and not sinks:
+            # Called from Python with just a path: store the crawl as `corocrawl crawl`
+            # does, so it resumes and `corocrawl status`/`export`/`links` read it.
+            store = SqliteStore(db, fresh=fresh, item_key="requested_url")
+            frontier, sinks = store.frontier, [store.sink]
         base = config or CrawlConfig()
         # The user's --delay becomes a hard floor in the pacer, where it combines
         # with Crawl-delay; the engine's own jittered delay is not used twice.
