@@ -8,6 +8,7 @@ test can tell a proxied request from a direct one.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,13 +34,14 @@ class Seen:
 class RecordingServer:
     """A threaded HTTP server on a free loopback port; ``seen`` lists its requests."""
 
-    def __init__(self, *, proxy: bool) -> None:
+    def __init__(self, *, proxy: bool, delay: float = 0.0) -> None:
         self.seen: list[Seen] = []
         seen = self.seen
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 seen.append(Seen("GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
+                time.sleep(delay)  # a slow site: each answer takes this long
                 if self.path.endswith("/robots.txt"):
                     self._answer(404, b"", "text/plain")
                 elif proxy:
@@ -81,6 +83,13 @@ class RecordingServer:
 @pytest.fixture
 def origin() -> Iterator[RecordingServer]:
     with RecordingServer(proxy=False) as server:
+        yield server
+
+
+@pytest.fixture
+def slow_origin() -> Iterator[RecordingServer]:
+    """The origin answering each request after 0.8 s."""
+    with RecordingServer(proxy=False, delay=0.8) as server:
         yield server
 
 

@@ -214,6 +214,11 @@ class GenericCrawl:
             )
         return self.result
 
+    @property
+    def stats(self) -> CrawlStats | None:
+        """The running crawl's live counters (None before it starts), for progress displays."""
+        return self._crawler.stats if self._crawler is not None else None
+
     def stop(self, reason: str = "stopped") -> None:
         """Stop gracefully: no new requests; pages in flight are finished and recorded."""
         if self._crawler is not None:
