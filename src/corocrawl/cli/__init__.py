@@ -37,6 +37,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("links", "_links",
      "report broken links (4xx, 5xx, unreachable, long redirect chains) of a crawl"),
     ("report", "_report", "write an HTML poster gallery of the movies in a crawl database"),
+    ("shell", "_shell", "fetch a page and try selectors on it in Python (resp.css ...)"),
     ("config", "_config_cmd", "show the effective settings and where each one comes from"),
     ("collect", "_collect", "copy a shared (Redis) crawl's items into SQLite/JSONL/JSON/CSV"),
     ("bench", "_bench",
@@ -67,6 +68,7 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
         "  corocrawl report --posters posters -o movies.html\n"
         "  corocrawl crawl https://example.com/ -o pages.jsonl\n"
         "  corocrawl status --db corocrawl.db\n"
+        "  corocrawl shell https://example.com/ -c 'resp.css_first(\"h1\").text()'\n"
         "  corocrawl serve-demo --port 8080 --movies 200\n"
         "  corocrawl config douban                          # effective settings\n"
         "  corocrawl bench --latency 0.5-2 --pages 40       # sequential vs threads vs coroutines",

@@ -107,14 +107,7 @@ def add_crawl_options(parser: argparse.ArgumentParser, base: CrawlConfig | None 
     group.add_argument("--processes", type=positive_int, metavar="N",
                        help=f"processes that parse pages (default {base.processes}: parse in "
                        "the event loop)")
-    group.add_argument("--user-agent", metavar="UA", help="the User-Agent header to send")
-    group.add_argument("--header", dest="headers", action="append", type=header,
-                       metavar="'NAME: VALUE'",
-                       help="send this header with every request; repeatable "
-                       "(in corocrawl.toml: headers = ['NAME: VALUE', ...])")
-    group.add_argument("--proxy", type=proxy_url, metavar="URL",
-                       help="send every request through this HTTP proxy (default: "
-                       "HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)")
+    _add_request_options(group)
     group.add_argument("--retries", type=int, metavar="N",
                        help="retries on timeouts, connection errors, 5xx and 429 "
                        f"(default {base.retries})")
@@ -127,6 +120,28 @@ def add_crawl_options(parser: argparse.ArgumentParser, base: CrawlConfig | None 
     group.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     group.add_argument("--log-json", metavar="FILE",
                        help="write JSON-lines events (start, page, error, retry, finish) to FILE")
+
+
+def _add_request_options(group: argparse._ArgumentGroup) -> None:
+    """How each request is sent: identity, extra headers, proxy."""
+    group.add_argument("--user-agent", metavar="UA", help="the User-Agent header to send")
+    group.add_argument("--header", dest="headers", action="append", type=header,
+                       metavar="'NAME: VALUE'",
+                       help="send this header with every request; repeatable "
+                       "(in corocrawl.toml: headers = ['NAME: VALUE', ...])")
+    group.add_argument("--proxy", type=proxy_url, metavar="URL",
+                       help="send every request through this HTTP proxy (default: "
+                       "HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)")
+
+
+def add_fetch_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a command that fetches single pages the way a crawl would."""
+    base = CrawlConfig()
+    _BASES[parser] = base
+    group = parser.add_argument_group("request")
+    _add_request_options(group)
+    group.add_argument("--timeout", type=seconds, metavar="SECONDS",
+                       help=f"total time limit of the request (default {base.timeouts.total:g})")
 
 
 def config_from_args(args: argparse.Namespace, base: CrawlConfig) -> CrawlConfig:
@@ -143,8 +158,9 @@ def config_from_args(args: argparse.Namespace, base: CrawlConfig) -> CrawlConfig
     if getattr(args, "timeout", None) is not None:
         total = args.timeout
         changes["timeouts"] = Timeouts(connect=min(10.0, total), read=total, total=total)
-    if args.retries is not None and args.retries < 0:
-        raise UsageError(f"--retries must be 0 or more, got {args.retries}")
+    retries = getattr(args, "retries", None)
+    if retries is not None and retries < 0:
+        raise UsageError(f"--retries must be 0 or more, got {retries}")
     import dataclasses
 
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
