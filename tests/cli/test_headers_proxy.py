@@ -112,3 +112,21 @@ def test_bad_header_or_proxy_is_a_usage_error(
 def test_config_rejects_a_proxy_that_is_not_http() -> None:
     with pytest.raises(ConfigError, match="http://"):
         CrawlConfig(proxy="socks5://127.0.0.1:1080")
+
+
+def test_posters_go_through_the_proxy_with_the_crawl_headers(
+    origin: RecordingServer, proxy: RecordingServer, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from corocrawl._posters import download_posters
+
+    items = [{"subject_id": "1", "poster_url": f"{origin.url}/p/1.jpg"},
+             {"subject_id": "2", "poster_url": f"{origin.url}/p/2.jpg"}]
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    asyncio.run(download_posters(items[:1], tmp_path / "a", retries=0,
+                                 extra_headers=[("X-Team", "books")]))
+    asyncio.run(download_posters(items[1:], tmp_path / "b", retries=0, proxy=proxy.url))
+    # The proxy answers HTML, so no poster is saved: what matters is where they went.
+    assert [s.target for s in proxy.seen] == [f"{origin.url}/p/1.jpg", f"{origin.url}/p/2.jpg"]
+    assert proxy.seen[0].headers["x-team"] == "books"
+    assert origin.seen == []
