@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import RecordingServer
+from recording_server import RecordingServer
 
 
 def test_crawl_shows_progress_and_writes_the_event_log(

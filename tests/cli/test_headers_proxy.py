@@ -7,8 +7,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from recording_server import RecordingServer
 
-from conftest import RecordingServer
 from corocrawl import CrawlConfig, Request
 from corocrawl._exceptions import ConfigError
 from corocrawl._fetcher import Fetcher

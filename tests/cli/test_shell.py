@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import RecordingServer
+from recording_server import RecordingServer
 
 
 def shell(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
