@@ -7,8 +7,10 @@ a shared machine); this checks the cause: which modules ``--help`` imports.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +40,32 @@ def test_help_and_version_import_no_heavy_module(flag: str) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)
     assert done.stdout.splitlines()[-1] == "loaded:"
+
+
+@pytest.mark.parametrize("argv", [["status", "--db", "missing.db"], ["export", "--help"],
+                                  ["links", "--db", "missing.db", "--format", "json"],
+                                  ["retry-failed", "--help"], ["collect", "--help"]])
+def test_a_command_loads_only_what_it_needs(argv: list[str], tmp_path: Path) -> None:
+    """Without a corocrawl.toml or COROCRAWL_* variables, other commands stay unloaded."""
+    code = _PROBE.replace("main([{flag!r}])", "main({argv!r})").format(argv=argv, heavy=HEAVY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COROCRAWL_")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=tmp_path, env=env)
+    loaded = done.stdout.splitlines()[-1].removeprefix("loaded:").split(",")
+    assert set(loaded) <= {"", "corocrawl.store"}, loaded
+
+
+def test_a_toml_key_of_another_command_is_still_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A top-level key only douban has (city) is valid in the file: every command loads."""
+    (tmp_path / "corocrawl.toml").write_text('city = "shanghai"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["status", "--db", "missing.db"]) == 2
+    assert "no crawl database" in capsys.readouterr().err
+    (tmp_path / "corocrawl.toml").write_text('cty = "shanghai"\n', encoding="utf-8")
+    assert cli.main(["status", "--db", "missing.db"]) == 2
+    assert "unknown key 'cty'" in capsys.readouterr().err
 
 
 def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,8 +7,10 @@ Each subcommand lives in its own module ``cli/_<name>.py`` exposing
 
 ``corocrawl --help`` and ``--version`` must be quick (under 0.3 s), so this
 module imports no command: with no command on the line the parser lists the
-commands from ``COMMANDS`` alone; naming one builds the full parser. A test
-checks that ``COMMANDS`` says what each module registers.
+commands from ``COMMANDS`` alone, and a command loads only its own module.
+Only when a corocrawl.toml or COROCRAWL_* variable is about do all commands
+load, because a key there may belong to any command and is checked against
+all of them. A test checks that ``COMMANDS`` says what each module registers.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from .. import __version__
 from .._exceptions import CorocrawlError, UsageError
-from ._settings import resolve_settings
+from ._settings import CONFIG_FILE, ENV_PREFIX, resolve_settings
 
 #: Every subcommand: (name, module in cli/, one-line help), in the order --help lists them.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -57,8 +59,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
-    """The ``corocrawl`` parser; ``commands=False`` lists the commands without loading them."""
+def build_parser(*, commands: bool | str = True) -> argparse.ArgumentParser:
+    """The ``corocrawl`` parser with every command (``True``), or listing them without
+    loading them (``False``), or with just the named one loaded."""
     parser = _Parser(
         prog="corocrawl",
         description="A fast, crash-safe web crawler built on asyncio coroutines.",
@@ -78,37 +81,49 @@ def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     for name, module_name, help_text in COMMANDS:
-        if commands:
+        if commands is True or commands == name:
             importlib.import_module(f"{__name__}.{module_name}").register(sub)
         else:
             sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
-def _names_a_command(argv: Sequence[str]) -> bool:
-    """Whether ``argv`` has a positional word: a command, or a typo argparse must name."""
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The first positional word of ``argv`` (a command, or a typo argparse must name)."""
     skip = False
     for token in argv:
         if skip:
             skip = False
         elif token == "--":
-            return True
+            return token
         elif token.startswith("-"):
             skip = token in _VALUE_OPTIONS
         else:
-            return True
-    return False
+            return token
+    return None
+
+
+def _settings_may_name_any_command(argv: Sequence[str]) -> bool:
+    """Whether a config file or COROCRAWL_* variable may apply (its keys span commands)."""
+    return (
+        any(name.startswith(ENV_PREFIX) for name in os.environ)
+        or any(token.startswith("--config") for token in argv)
+        or (Path.cwd() / CONFIG_FILE).exists()
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if not _names_a_command(arguments):
+    command = _command_word(arguments)
+    if command is None:
         # --help, --version or nothing: argparse answers the first two and exits.
         parser = build_parser(commands=False)
         parser.parse_args(arguments)
         parser.print_help()
         return EXIT_USAGE
-    parser = build_parser()
+    known = any(name == command for name, _, _ in COMMANDS)
+    everything = not known or _settings_may_name_any_command(arguments)
+    parser = build_parser(commands=True if everything else command)
     try:
         # Flags, then COROCRAWL_* variables, then corocrawl.toml, then defaults.
         args, _sources = resolve_settings(parser, arguments, os.environ, Path.cwd())

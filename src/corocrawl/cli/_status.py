@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from .._fetcher import worth_retrying
 from ..store import StoreReader, StoreStatus
 from ._store_args import add_db_option, existing_db
 
@@ -62,6 +61,7 @@ def _when(timestamp: float | None, now: float) -> str:
 
 def _what_to_do(status: StoreStatus, db_arg: str) -> list[str]:
     """retry-failed only where another try may succeed: a 404 stays a 404."""
+    from .._fetcher import worth_retrying  # here: it loads aiohttp, which status needs not
     transient = sum(g.count for g in status.failures if worth_retrying(g.reason))
     blocked = sum(g.count for g in status.failures if g.reason == "blocked")
     lines = []
