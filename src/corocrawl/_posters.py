@@ -38,7 +38,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -175,6 +175,8 @@ async def download_posters(
     request_timeout: float = 60.0,
     retries: int = 2,
     user_agent: str | None = None,
+    extra_headers: Sequence[tuple[str, str]] = (),
+    proxy: str | None = None,
     on_result: Callable[[PosterResult], None] | None = None,
 ) -> PosterReport:
     """Download the poster of every item into ``dest``; never raises for one poster.
@@ -184,7 +186,9 @@ async def download_posters(
     (the crawl's session), else one is opened and closed here. ``slots`` are
     the per-host slots to use; by default new ones from ``per_host``, ``delay``
     and ``host_policy`` (e.g. ``douban_host_policy``). ``on_result`` is called
-    with each result as it comes (for progress displays).
+    with each result as it comes (for progress displays). ``extra_headers`` and
+    ``proxy`` are the crawl's (``CrawlConfig.headers``/``proxy``); without a proxy
+    an own session honours HTTP_PROXY/HTTPS_PROXY/NO_PROXY, as the crawl does.
 
         >>> report = await download_posters(items, "posters", concurrency=16)
         >>> report.count("downloaded"), report.failures
@@ -207,13 +211,16 @@ async def download_posters(
         if sid not in jobs or (jobs[sid] is None and url):
             jobs[sid] = str(url) if url else None
 
-    headers = {"User-Agent": user_agent} if user_agent else None
+    headers = {"User-Agent": user_agent} if user_agent else {}
+    headers.update(extra_headers)
     async with contextlib.AsyncExitStack() as stack:
         if session is None:
             session = await stack.enter_async_context(
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=request_timeout))
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=request_timeout),
+                                      trust_env=True)
             )
-        downloader = _Downloader(directory, session, slots, max_bytes, retries, headers)
+        downloader = _Downloader(directory, session, slots, max_bytes, retries, headers or None,
+                                 proxy)
         # A bounded pool of workers over a queue: one task per worker, not per poster.
         queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
         for job in jobs.items():
@@ -254,6 +261,7 @@ class _Downloader:
     max_bytes: int
     retries: int
     headers: dict[str, str] | None
+    proxy: str | None = None
 
     async def one(self, sid: str, url: str | None) -> PosterResult:
         existing = find_poster(self.directory, sid)
@@ -283,7 +291,8 @@ class _Downloader:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _fetch(self, sid: str, url: URL) -> tuple[Path, int]:
-        async with self.session.get(url, headers=self.headers, allow_redirects=True) as resp:
+        async with self.session.get(url, headers=self.headers, allow_redirects=True,
+                                    proxy=self.proxy) as resp:
             if resp.status >= 500 or resp.status == 429:
                 raise _Transient(f"HTTP {resp.status}")
             if resp.status != 200:

@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "douban's image hosts get the same ~2 s spacing as its pages",
     )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
-    add_crawl_options(parser)
+    add_crawl_options(parser, CrawlConfig(user_agent=BROWSER_USER_AGENT))
     add_redis_arguments(parser)
     parser.set_defaults(run=run)
 

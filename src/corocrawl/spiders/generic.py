@@ -12,7 +12,9 @@ callback, ``page``) plus the parts a crawl of an unknown site needs:
 - **sitemaps** (``corocrawl._sitemaps``) as extra seeds with ``--sitemaps``;
 - **archives**: ``--save-pages DIR`` and ``--warc FILE`` (``corocrawl._archive``).
 
-Every fetched URL yields one page record (``PAGE_FIELDS``), failures included:
+Every fetched URL yields one page record (``PAGE_FIELDS``), failures included.
+Given only ``db``, the crawl is stored there as ``corocrawl crawl --db`` stores it
+(resumable; readable by ``status``, ``export`` and ``links``):
 
 >>> crawl = GenericCrawl(GenericOptions(["https://example.com/"]), db=Path("site.db"))
 >>> result = await crawl.crawl()
@@ -45,6 +47,7 @@ from .._stats import CrawlStats
 from .._throttle import AutoThrottle, CrawlPacer
 from ..frontier import Frontier
 from ..sinks import Item, ItemSink
+from ..store import SqliteStore
 from ._pagestore import PAGE_FIELDS, STORAGE_ERROR_KEY, PageStore
 
 logger = logging.getLogger(__name__)
@@ -130,6 +133,11 @@ class GenericCrawl:
             include=options.include,
             exclude=options.exclude,
         )
+        if db is not None and frontier is None and not sinks:
+            # Called from Python with just a path: store the crawl as `corocrawl crawl`
+            # does, so it resumes and `corocrawl status`/`export`/`links` read it.
+            store = SqliteStore(db, fresh=fresh, item_key="requested_url")
+            frontier, sinks = store.frontier, [store.sink]
         base = config or CrawlConfig()
         # The user's --delay becomes a hard floor in the pacer, where it combines
         # with Crawl-delay; the engine's own jittered delay is not used twice.
@@ -158,7 +166,11 @@ class GenericCrawl:
         """Run the crawl to the end and return its result."""
         opts = self.options
         pacer = CrawlPacer(self.throttle, floor=self._floor, jitter=self.config.jitter)
-        async with SideFetcher(user_agent=self.config.user_agent, pacer=pacer) as side:
+        cfg = self.config
+        async with SideFetcher(
+            user_agent=cfg.user_agent, pacer=pacer, headers=cfg.headers, proxy=cfg.proxy,
+            trust_env=cfg.trust_env,
+        ) as side:
             robots = self._robots = RobotsPolicy(
                 side, user_agent=self.config.user_agent, enabled=not opts.ignore_robots
             )
@@ -204,6 +216,11 @@ class GenericCrawl:
                 warc_records=self._warc.records if self._warc else 0,
             )
         return self.result
+
+    @property
+    def stats(self) -> CrawlStats | None:
+        """The running crawl's live counters (None before it starts), for progress displays."""
+        return self._crawler.stats if self._crawler is not None else None
 
     def stop(self, reason: str = "stopped") -> None:
         """Stop gracefully: no new requests; pages in flight are finished and recorded."""
