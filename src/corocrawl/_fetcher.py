@@ -23,6 +23,20 @@ from ._response import Response
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 #: Statuses with which sites refuse crawlers (418 is douban's answer to bots).
 BLOCK_STATUSES = frozenset({403, 418})
+#: FetchError kinds raised with retryable=True that are not an HTTP status.
+TRANSIENT_KINDS = frozenset({"timeout", "connect", "disconnect", "protocol", "client"})
+
+
+def worth_retrying(kind: str) -> bool:
+    """Whether a failure of this ``kind`` may succeed unchanged on another try.
+
+    >>> worth_retrying("http_503"), worth_retrying("http_404")
+    (True, False)
+    """
+    if kind in TRANSIENT_KINDS:
+        return True
+    status = kind.removeprefix("http_")
+    return kind.startswith("http_") and status.isdigit() and int(status) in RETRY_STATUSES
 
 
 class FetchError(Exception):
@@ -89,9 +103,11 @@ class Fetcher:
         connector = aiohttp.TCPConnector(limit=cfg.concurrency, limit_per_host=0,
                                          ttl_dns_cache=300)
         headers = {"User-Agent": cfg.user_agent, **dict(cfg.headers)}
+        # trust_env: HTTP_PROXY/HTTPS_PROXY/NO_PROXY apply as in curl; an explicit
+        # cfg.proxy (passed per request below) wins over them.
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers=headers,
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            cookie_jar=aiohttp.CookieJar(unsafe=True), trust_env=cfg.trust_env,
         )
         return self
 
@@ -116,6 +132,7 @@ class Fetcher:
             async with self.session.request(
                 request.method, URL(request.url, encoded=True), headers=request.headers,
                 data=request.body, allow_redirects=True, max_redirects=cfg.max_redirects,
+                proxy=cfg.proxy,
             ) as resp:
                 body, truncated = await self._read_capped(resp)
                 status = resp.status

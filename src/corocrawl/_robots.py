@@ -54,9 +54,15 @@ class SideFetcher:
     """
 
     def __init__(
-        self, *, user_agent: str, timeout: float = 20.0, pacer: Pacer | None = None
+        self, *, user_agent: str, timeout: float = 20.0, pacer: Pacer | None = None,
+        headers: tuple[tuple[str, str], ...] = (), proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         self._user_agent = user_agent
+        # The crawl's own headers and proxy: a site behind a proxy has its robots.txt there too.
+        self._headers = headers
+        self._proxy = proxy
+        self._trust_env = trust_env
         # Side fetches take their turn in the host's spacing like pages do.
         self.pacer = pacer
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -65,7 +71,8 @@ class SideFetcher:
 
     async def __aenter__(self) -> SideFetcher:
         self._session = aiohttp.ClientSession(
-            timeout=self._timeout, headers={"User-Agent": self._user_agent}
+            timeout=self._timeout, headers={"User-Agent": self._user_agent, **dict(self._headers)},
+            trust_env=self._trust_env,
         )
         return self
 
@@ -86,7 +93,7 @@ class SideFetcher:
             parsed = URL(url)
             await self.pacer.turn(f"{parsed.host}:{parsed.port}")
         try:
-            async with self._session.get(url, max_redirects=5) as resp:
+            async with self._session.get(url, max_redirects=5, proxy=self._proxy) as resp:
                 body = await resp.content.read(max_bytes + 1)
                 truncated = len(body) > max_bytes
                 return Fetched(str(resp.url), resp.status, body[:max_bytes], None, truncated)

@@ -55,7 +55,7 @@ def output_for(progress: bool | None, log_json: str | None) -> RunOutput:
                      log_json=log_json)
 
 
-class _PageEvents:
+class PageEvents:
     """Writes the engine's page hook calls as ``page``/``retry``/``error`` events."""
 
     def __init__(self, events: EventLog) -> None:
@@ -91,7 +91,7 @@ async def observe_crawl(
     """
     err = Console(stderr=True, highlight=False)
     events = EventLog(output.log_json) if output.log_json else None
-    hook = _PageEvents(events) if events is not None else None
+    hook = PageEvents(events) if events is not None else None
     last_counts: list[FrontierCounts | None] = [None]
     running = True
 
