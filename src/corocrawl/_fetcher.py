@@ -117,7 +117,7 @@ class Fetcher:
                 request.method, URL(request.url, encoded=True), headers=request.headers,
                 data=request.body, allow_redirects=True, max_redirects=cfg.max_redirects,
             ) as resp:
-                body, truncated = await self._read_capped(resp)
+                body, truncated = await read_capped(resp, cfg.max_body)
                 status = resp.status
                 headers = resp.headers
                 final_url = str(resp.url)
@@ -151,25 +151,38 @@ class Fetcher:
         response.redirects = history
         return response
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> tuple[bytes, bool]:
-        """Read at most ``max_body`` bytes; report whether the body was cut off.
+#: Bytes asked of the stream at a time while reading a body under a cap.
+_READ_CHUNK = 64 * 1024
 
-        A body past the cap is cut rather than refused: the page is still
-        recorded (and flagged), but memory stays bounded.
-        """
-        limit = self.config.max_body
-        length = resp.content_length
-        if length is not None and length <= limit:
-            return await resp.read(), False
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(65536):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                resp.close()
-                return b"".join(chunks)[:limit], True
-        return b"".join(chunks), False
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """Read at most ``limit`` bytes of the body *as decoded*; report whether it was cut off.
+
+    The cap counts what the crawler holds, not what crossed the wire: aiohttp
+    inflates gzip/deflate bodies as they are read, a bounded piece at a time,
+    so a body that is 1 MB compressed and 1 GiB inflated stops at ``limit``
+    (plus one piece) and the connection is dropped there. A body past the cap is
+    cut rather than refused: the page is still recorded (and flagged), but
+    memory stays bounded (about twice ``limit`` while the pieces are joined).
+
+    >>> body, truncated = await read_capped(resp, 10 * 1024 * 1024)
+    """
+    length = resp.content_length
+    if length is not None and length <= limit and "Content-Encoding" not in resp.headers:
+        return await resp.read(), False  # the length is the decoded size: read it whole
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await resp.content.read(min(_READ_CHUNK, limit - size))
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    # Exactly ``limit`` bytes so far: one more byte tells a full body from a cut one.
+    if await resp.content.read(1):
+        resp.close()
+        return b"".join(chunks), True
+    return b"".join(chunks), False
 
 
 def check_status(response: Response) -> None:

@@ -27,6 +27,7 @@ import aiohttp
 from protego import Protego
 from yarl import URL
 
+from ._fetcher import read_capped
 from ._politeness import Pacer
 
 logger = logging.getLogger(__name__)
@@ -87,9 +88,8 @@ class SideFetcher:
             await self.pacer.turn(f"{parsed.host}:{parsed.port}")
         try:
             async with self._session.get(url, max_redirects=5) as resp:
-                body = await resp.content.read(max_bytes + 1)
-                truncated = len(body) > max_bytes
-                return Fetched(str(resp.url), resp.status, body[:max_bytes], None, truncated)
+                body, truncated = await read_capped(resp, max_bytes)
+                return Fetched(str(resp.url), resp.status, body, None, truncated)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
             return Fetched(url, None, b"", reason)
@@ -174,6 +174,9 @@ class RobotsPolicy:
             logger.info("robots.txt of %s unreachable (%s): allowing", site, fetched.error)
             return SiteRules(site, None)
         if 200 <= status < 300:
+            if fetched.truncated:
+                logger.warning("robots.txt of %s is larger than %d bytes: obeying the first "
+                               "%d only", site, ROBOTS_MAX_BYTES, ROBOTS_MAX_BYTES)
             text = fetched.body.decode("utf-8", errors="replace")
             rules = SiteRules(site, status, Protego.parse(text))
         elif 400 <= status < 500:

@@ -160,6 +160,9 @@ async def discover(
             reason = fetched.error or f"HTTP {fetched.status}"
             found.errors.append((sitemap_url, reason))
             continue
+        if fetched.truncated:  # cut XML is not well-formed: say why instead
+            found.errors.append((sitemap_url, f"larger than {SITEMAP_MAX_BYTES} bytes"))
+            continue
         try:
             sitemap = parse_sitemap(fetched.body)
         except SitemapError as exc:

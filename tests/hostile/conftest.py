@@ -1,0 +1,66 @@
+"""Fixtures of the hostile-server tests: the server, a generic-crawl runner, a loop-lag probe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corocrawl import CrawlConfig, Timeouts
+from corocrawl.spiders._pagestore import read_pages
+from corocrawl.spiders.generic import CrawlResult, GenericCrawl, GenericOptions
+
+from .server import MIB, HostileServer
+
+#: Small limits, far from the attacks' sizes: a 1 MiB body cap, quick timeouts,
+#: and retries with a tiny backoff so "retried or not" shows in the hit counts.
+HOSTILE = CrawlConfig(
+    timeouts=Timeouts(connect=2.0, read=1.0, total=5.0),
+    max_body=MIB,
+    retries=2,
+    backoff_base=0.01,
+    backoff_max=0.02,
+)
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[HostileServer]:
+    async with HostileServer() as server:
+        yield server
+
+
+async def crawl(
+    server: HostileServer, start: str, db: Path, *, config: CrawlConfig = HOSTILE, **options: Any
+) -> tuple[CrawlResult, dict[str, dict[str, Any]]]:
+    """A generic crawl from ``start`` (a path); its result and page records by path."""
+    result = await GenericCrawl(
+        GenericOptions([server.url(start)], adaptive=False, **options), config=config, db=db
+    ).crawl()
+    base = server.url("")
+    pages = {str(p["requested_url"]).removeprefix(base): p for p in read_pages(db)}
+    return result, pages
+
+
+@contextlib.asynccontextmanager
+async def loop_lag() -> AsyncIterator[list[float]]:
+    """Measure how late a 10 ms timer fires while the block runs; yields the lags (s)."""
+    lags = [0.0]
+
+    async def tick() -> None:
+        while True:  # ends when cancelled on exit from the block
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - before - 0.01)
+
+    task = asyncio.create_task(tick())
+    try:
+        yield lags
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
