@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from ._config import CrawlConfig
 from ._engine import Callback, Engine, FailureHook
 from ._exceptions import ConfigError, RunningLoopError
+from ._fetcher import RedirectCheck
 from ._politeness import HostPolicy, HostRule, HostSlots, Pacer
 from ._request import Request, parse_url
 from ._running import graceful_signals, loop_factory
@@ -57,6 +58,7 @@ class Crawler:
         handle_http_errors: bool = False,
         pacer: Pacer | None = None,
         on_failure: FailureHook | None = None,
+        redirect_check: RedirectCheck | None = None,
         **settings: Any,
     ) -> None:
         try:
@@ -74,6 +76,8 @@ class Crawler:
         # host, and a record for each request that failed for good.
         self.pacer = pacer
         self.on_failure = on_failure
+        # Scope of redirect targets beyond allowed_domains (a generic crawl's rules).
+        self.redirect_check = redirect_check
         self.callbacks: dict[str, Callback] = {}
         self.start_requests: list[Request] = []
         self.default_callback: str | None = None
@@ -154,6 +158,7 @@ class Crawler:
             handle_http_errors=self.handle_http_errors,
             stats=self.stats,
             on_failure=self.on_failure,
+            redirect_check=self.redirect_check,
         )
         self._engine = engine
         timer = None

@@ -24,7 +24,7 @@ from yarl import URL
 
 from ._config import CrawlConfig
 from ._exceptions import StorageError, UsageError
-from ._fetcher import Fetcher, FetchError, check_status
+from ._fetcher import Fetcher, FetchError, RedirectCheck, check_status
 from ._parallel import CallbackPool, Failure, drive
 from ._politeness import HostSlots
 from ._request import Request
@@ -61,9 +61,11 @@ class Engine:
         handle_http_errors: bool = False,
         stats: CrawlStats | None = None,
         on_failure: FailureHook | None = None,
+        redirect_check: RedirectCheck | None = None,
     ) -> None:
         self.config = config
         self.on_failure = on_failure
+        self.redirect_check = redirect_check
         self.frontier = frontier
         self.sinks = list(sinks)
         self.callbacks = dict(callbacks)
@@ -112,7 +114,8 @@ class Engine:
                 await sink.open()
                 opened.append(sink)
             await self.frontier.add([self._normalise(r) for r in start])
-            async with Fetcher(self.config) as fetcher, asyncio.TaskGroup() as group:
+            fetcher = Fetcher(self.config, redirect_check=self._redirect_allowed)
+            async with fetcher, asyncio.TaskGroup() as group:
                 if self.pool is not None:
                     group.create_task(self.pool.serve(), name="callback-pool")
                 committer = group.create_task(self._committer(), name="committer")
@@ -332,12 +335,26 @@ class Engine:
         if cfg.max_depth is not None and request.depth > cfg.max_depth:
             self.stats.dropped["max_depth"] += 1
             return False
-        if cfg.allowed_domains:
-            host = URL(request.url).host or ""
-            if not any(host == d or host.endswith("." + d) for d in cfg.allowed_domains):
-                self.stats.dropped["offsite"] += 1
-                return False
+        if not self._host_allowed(request.url):
+            self.stats.dropped["offsite"] += 1
+            return False
         return True
+
+    async def _redirect_allowed(self, url: str) -> str | None:
+        """None if a redirect may lead to ``url``, else why not: the same scope as links."""
+        if not self._host_allowed(url):
+            self.stats.dropped["offsite"] += 1
+            return "off-site"
+        if self.redirect_check is not None:
+            return await self.redirect_check(url)
+        return None
+
+    def _host_allowed(self, url: str) -> bool:
+        domains = self.config.allowed_domains
+        if not domains:
+            return True
+        host = URL(url).host or ""
+        return any(host == d or host.endswith("." + d) for d in domains)
 
     def _key(self, item: Item, request: Request, index: int) -> str:
         key: str | None = None

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -28,6 +29,13 @@ HOSTILE = CrawlConfig(
 )
 
 
+class Pages(dict[str, dict[str, Any]]):
+    """Page records by requested path; looked up by %-decoded path (the crawler re-encodes)."""
+
+    def __getitem__(self, path: str) -> dict[str, Any]:
+        return super().__getitem__(unquote(path))
+
+
 @pytest.fixture
 async def hostile() -> AsyncIterator[HostileServer]:
     async with HostileServer() as server:
@@ -36,13 +44,13 @@ async def hostile() -> AsyncIterator[HostileServer]:
 
 async def crawl(
     server: HostileServer, start: str, db: Path, *, config: CrawlConfig = HOSTILE, **options: Any
-) -> tuple[CrawlResult, dict[str, dict[str, Any]]]:
+) -> tuple[CrawlResult, Pages]:
     """A generic crawl from ``start`` (a path); its result and page records by path."""
     result = await GenericCrawl(
         GenericOptions([server.url(start)], adaptive=False, **options), config=config, db=db
     ).crawl()
     base = server.url("")
-    pages = {str(p["requested_url"]).removeprefix(base): p for p in read_pages(db)}
+    pages = Pages((unquote(str(p["requested_url"]).removeprefix(base)), p) for p in read_pages(db))
     return result, pages
 
 

@@ -22,6 +22,7 @@ import asyncio
 import functools
 import zlib
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -57,7 +58,7 @@ class HostileServer:
 
     def __init__(self) -> None:
         self.pages: dict[str, Page] = {}
-        self.hits: list[tuple[str, str]] = []  # (host name, path with query)
+        self.hits: list[tuple[str, str]] = []  # (host name, path with query, %-decoded)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -71,6 +72,7 @@ class HostileServer:
 
     def fetched(self, path: str, host: str | None = None) -> int:
         """How many times ``path`` was requested (on ``host``, or on any host)."""
+        path = unquote(path)  # the crawler may re-encode a query; compare decoded forms
         return sum(1 for h, p in self.hits if p == path and (host is None or h == host))
 
     async def __aenter__(self) -> HostileServer:
@@ -94,7 +96,7 @@ class HostileServer:
 
     @web.middleware
     async def _log(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
-        self.hits.append((request.host.rsplit(":", 1)[0], request.path_qs))
+        self.hits.append((request.host.rsplit(":", 1)[0], unquote(request.path_qs)))
         return await handler(request)
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
