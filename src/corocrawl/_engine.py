@@ -25,9 +25,9 @@ from yarl import URL
 from ._config import CrawlConfig
 from ._exceptions import StorageError, UsageError
 from ._fetcher import Fetcher, FetchError, RedirectCheck, check_status
-from ._parallel import CallbackPool, Failure, drive
+from ._parallel import CallbackPool, Failure, drive, stops_crawl
 from ._politeness import HostSlots
-from ._request import Request
+from ._request import Request, parse_url
 from ._response import Response
 from ._stats import CrawlStats
 from .frontier import Frontier, Outcome
@@ -282,8 +282,8 @@ class Engine:
             except Exception as raised:  # a plain function that raised when called
                 values, exc = [], raised
             if exc is not None:
-                failure = (isinstance(exc, UsageError), type(exc).__name__, str(exc))
-                if isinstance(exc, UsageError):
+                failure = (stops_crawl(exc), type(exc).__name__, str(exc))
+                if stops_crawl(exc):
                     self._fatal = self._fatal or exc  # keep its type, e.g. InvalidSelector
                 else:
                     log.debug("callback %s failed on %s", name, request.url, exc_info=exc)
@@ -293,7 +293,7 @@ class Engine:
             try:
                 self._accept(value, request, children, items)
             except (TypeError, UsageError) as exc:
-                failure = failure or (isinstance(exc, UsageError), type(exc).__name__, str(exc))
+                failure = failure or (stops_crawl(exc), type(exc).__name__, str(exc))
         error: str | None = None
         if failure is not None:
             usage, kind, message = failure
@@ -311,6 +311,7 @@ class Engine:
     def _accept(self, value: Any, request: Request, children: list[Request],
                 items: list[KeyedItem]) -> None:
         if isinstance(value, Request):
+            parse_url(value.url)  # InvalidURL for "host:99999" and the like: an error of this page
             child = self._normalise(value)
             if self._in_scope(child):
                 children.append(child)
