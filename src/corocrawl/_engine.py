@@ -28,7 +28,7 @@ from ._fetcher import Fetcher, FetchError, RedirectCheck, check_status
 from ._parallel import CallbackPool, Failure, drive, stops_crawl
 from ._politeness import HostSlots
 from ._request import Request, parse_url
-from ._response import Response
+from ._response import HTML_TYPES, Response
 from ._stats import CrawlStats
 from .frontier import Frontier, Outcome
 from .sinks import Item, ItemSink, KeyedItem
@@ -214,6 +214,12 @@ class Engine:
                 pacer.observe(host, response.elapsed, response.status)
             if not self.handle_http_errors:
                 check_status(response)
+            if response.content_type in HTML_TYPES:
+                # Lexbor needs time quadratic in nesting depth, with the loop held:
+                # a page nested too deeply fails here, for good, before any parsing.
+                reason = await response.check_nesting()
+                if reason is not None:
+                    raise FetchError("unparseable", reason, retryable=False)
         except FetchError as exc:
             if pacer is not None and response is None and exc.retryable:
                 # No answer (timeout, refused, reset): the host is struggling, in effect.

@@ -15,6 +15,7 @@ import pytest
 from corocrawl import CrawlConfig, Timeouts
 from corocrawl.spiders._pagestore import read_pages
 from corocrawl.spiders.generic import CrawlResult, GenericCrawl, GenericOptions
+from corocrawl.store import SqliteStore
 
 from .server import MIB, HostileServer
 
@@ -45,9 +46,12 @@ async def hostile() -> AsyncIterator[HostileServer]:
 async def crawl(
     server: HostileServer, start: str, db: Path, *, config: CrawlConfig = HOSTILE, **options: Any
 ) -> tuple[CrawlResult, Pages]:
-    """A generic crawl from ``start`` (a path); its result and page records by path."""
+    """A generic crawl from ``start`` (a path), resumable in ``db`` as ``corocrawl crawl``
+    runs it; its result and page records by path."""
+    store = SqliteStore(db, item_key="requested_url")
     result = await GenericCrawl(
-        GenericOptions([server.url(start)], adaptive=False, **options), config=config, db=db
+        GenericOptions([server.url(start)], adaptive=False, **options), config=config, db=db,
+        frontier=store.frontier, sinks=[store.sink],
     ).crawl()
     base = server.url("")
     pages = Pages((unquote(str(p["requested_url"]).removeprefix(base)), p) for p in read_pages(db))

@@ -13,7 +13,7 @@ that need code are routes of their own:
 - ``/redirect/{n}``: ``n`` more redirects, then a page;
 - ``/to?location=...``: one redirect to any Location (``file:``, ``data:`` …);
 - ``/stall``: headers, a few bytes, then silence longer than any test's read timeout;
-- ``/nested/{levels}``: ``levels`` nested ``<div>`` elements.
+- ``/nested/{levels}``: ``levels`` nested ``<div>`` elements (``?open``: never closed).
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ def compressed_zeros(encoding: str, mib: int) -> bytes:
 
 
 @functools.cache
-def nested_divs(levels: int) -> bytes:
-    """An HTML page of ``levels`` nested ``<div>`` (100,000 levels: 1.1 MB)."""
+def nested_divs(levels: int, closed: bool = True) -> bytes:
+    """An HTML page of ``levels`` nested ``<div>`` (100,000 levels: 1.1 MB; a million
+    never closed: 5 MB)."""
     return (b"<html><head><title>deep</title></head><body>" + b"<div>" * levels
-            + b"x" + b"</div>" * levels + b"</body></html>")
+            + b"x" + (b"</div>" * levels if closed else b"") + b"</body></html>")
 
 
 @dataclass(slots=True)
@@ -132,5 +133,5 @@ class HostileServer:
         return response
 
     async def _nested(self, request: web.Request) -> web.StreamResponse:
-        body = nested_divs(int(request.match_info["levels"]))
+        body = nested_divs(int(request.match_info["levels"]), "open" not in request.query)
         return web.Response(body=body, content_type="text/html")
