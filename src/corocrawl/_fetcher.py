@@ -231,8 +231,8 @@ async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, 
 
     The cap counts what the crawler holds, not what crossed the wire: aiohttp
     inflates gzip/deflate bodies as they are read, a bounded piece at a time,
-    so a body that is 1 MB compressed and 1 GiB inflated stops at ``limit``
-    (plus one piece) and the connection is dropped there. A body past the cap is
+    so a body that is 1 MB compressed and 1 GiB inflated stops at ``limit`` and
+    the connection is dropped there. A body past the cap is
     cut rather than refused: the page is still recorded (and flagged), but
     memory stays bounded (about twice ``limit`` while the pieces are joined).
 
