@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from corocrawl import Request
+from corocrawl import Crawler, Request
 from corocrawl._response import MAX_NESTING, Response, UnparseablePage
 
 from .conftest import HOSTILE, crawl, loop_lag
@@ -51,3 +52,25 @@ def test_ordinary_nesting_is_parsed() -> None:
     body = b"<div>" * depth + b"<p>x<br><span>y</div>" * 3 + b"</div>" * depth
     response = Response("http://x.test/", 200, {}, body, Request("http://x.test/"))
     assert len(response.css("span")) == 3
+
+
+async def test_deep_page_and_bad_link_with_worker_processes(hostile: HostileServer) -> None:
+    # The bad link last: resp.follow raises there, and the callback ends with it.
+    hostile.page("/", '<a href="/nested/100000">deep</a><a href="/after">after</a>'
+                 '<a href="http://127.0.0.1:99999/">bad</a>')
+    hostile.page("/after", "<title>after</title>")
+    crawler = Crawler(processes=2, retries=0, max_body=16 * MIB)
+
+    @crawler.start(hostile.url("/"))
+    async def parse(resp: Response) -> AsyncIterator[Request | dict[str, str]]:
+        title = resp.css_first("title")
+        yield {"url": resp.url, "title": title.text() if title is not None else ""}
+        for link in resp.css("a"):
+            yield resp.follow(link.attrs["href"] or "", parse)
+
+    async with loop_lag() as lags:
+        stats = await crawler.crawl()
+    assert max(lags) < MAX_LAG, f"the event loop was held {max(lags):.1f} s"
+    assert {item["title"] for item in crawler.items} == {"", "after"}
+    kinds = {error.url.removeprefix(hostile.url("")): error.kind for error in stats.errors}
+    assert kinds == {"/nested/100000": "unparseable", "/": "callback"}
