@@ -161,7 +161,7 @@ async def discover(
         if reason is not None:
             found.errors.append((sitemap_url, f"{reason}: not fetched"))
             continue
-        fetched = await fetcher.get(sitemap_url, max_bytes=SITEMAP_MAX_BYTES)
+        fetched = await fetcher.get(sitemap_url, max_bytes=SITEMAP_MAX_BYTES, allow=allow)
         found.sitemaps_read.append(sitemap_url)
         if fetched.status is None or not 200 <= fetched.status < 300:
             reason = fetched.error or f"HTTP {fetched.status}"

@@ -119,3 +119,19 @@ async def test_off_site_sitemaps_are_not_fetched(hostile: HostileServer, tmp_pat
     assert result.sitemaps is not None
     skipped = dict(result.sitemaps.errors)
     assert "off-site" in skipped[off] and "off-site" in skipped[off_index_entry]
+
+
+async def test_sitemap_redirecting_off_site_is_not_followed(
+    hostile: HostileServer, tmp_path: Path
+) -> None:
+    off = hostile.url("/off.xml", host="localhost")
+    hostile.page("/robots.txt", f"User-agent: *\nSitemap: {hostile.url(_to(off))}\n",
+                 content_type="text/plain")
+    hostile.page("/off.xml", f"<urlset><url><loc>{hostile.url('/listed')}</loc></url></urlset>",
+                 content_type="application/xml")
+    hostile.page("/", "<p>start</p>")
+    result, _ = await crawl(hostile, "/", tmp_path / "c.db", sitemaps=True)
+    assert [h for h in hostile.hits if h[0] == "localhost"] == []
+    assert result.sitemaps is not None
+    [(_, reason)] = result.sitemaps.errors
+    assert off in reason and "off-site" in reason
