@@ -77,3 +77,10 @@ async def test_malformed_request_from_a_callback_is_a_page_error(
     assert stats.stop_reason is None or "99999" not in stats.stop_reason
     [error] = [e for e in stats.errors if e.url == hostile.url("/")]
     assert "99999" in error.message
+
+
+async def test_a_bad_start_url_is_still_the_users_one_line_error(tmp_path: Path) -> None:
+    code, _, err = await run_cli("douban", "--start-url", "http://127.0.0.1:99999/cinema/",
+                                 "--db", str(tmp_path / "c.db"))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "invalid URL" in err, err
