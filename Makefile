@@ -2,18 +2,28 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+# Two installs: `make demo` needs only corocrawl's runtime dependencies;
+# `make test` adds the dev tools (pytest, mypy, ruff, playwright, redis ...).
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+STAMP         := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint typecheck pytest bench bench-memory bench-store bench-redis clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "corocrawl needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+$(RUNTIME_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -e .
 	@touch $@
 
-demo: $(STAMP)
+# The dev install includes the runtime one, so it satisfies `make demo` too.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@ $(RUNTIME_STAMP)
+
+demo: $(RUNTIME_STAMP)
 	$(VENV)/bin/corocrawl demo
 
 test: lint typecheck pytest

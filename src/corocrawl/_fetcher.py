@@ -27,6 +27,20 @@ RedirectCheck = Callable[[str], Awaitable[str | None]]
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 #: Statuses with which sites refuse crawlers (418 is douban's answer to bots).
 BLOCK_STATUSES = frozenset({403, 418})
+#: FetchError kinds raised with retryable=True that are not an HTTP status.
+TRANSIENT_KINDS = frozenset({"timeout", "connect", "disconnect", "protocol", "client"})
+
+
+def worth_retrying(kind: str) -> bool:
+    """Whether a failure of this ``kind`` may succeed unchanged on another try.
+
+    >>> worth_retrying("http_503"), worth_retrying("http_404")
+    (True, False)
+    """
+    if kind in TRANSIENT_KINDS:
+        return True
+    status = kind.removeprefix("http_")
+    return kind.startswith("http_") and status.isdigit() and int(status) in RETRY_STATUSES
 
 
 class FetchError(Exception):
@@ -95,10 +109,15 @@ class Fetcher:
         # only caps the total; the pool keeps connections alive across requests.
         connector = aiohttp.TCPConnector(limit=cfg.concurrency, limit_per_host=0,
                                          ttl_dns_cache=300)
-        headers = {"User-Agent": cfg.user_agent, **dict(cfg.headers)}
+        # Credentials go with each request instead (_follow), so that a redirect
+        # to another origin can leave them out; session headers go everywhere.
+        headers = {"User-Agent": cfg.user_agent,
+                   **{k: v for k, v in cfg.headers if k.lower() not in _CREDENTIALS}}
+        # trust_env: HTTP_PROXY/HTTPS_PROXY/NO_PROXY apply as in curl; an explicit
+        # cfg.proxy (passed per request below) wins over them.
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers=headers,
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            cookie_jar=aiohttp.CookieJar(unsafe=True), trust_env=cfg.trust_env,
         )
         return self
 
@@ -155,11 +174,13 @@ class Fetcher:
         cfg = self.config
         url = URL(request.url, encoded=True)
         method, data = request.method, request.body
-        headers = dict(request.headers or {})
+        headers = {**{k: v for k, v in cfg.headers if k.lower() in _CREDENTIALS},
+                   **dict(request.headers or {})}
         chain: list[str] = []  # the URLs answered with a redirect, in order
         while True:
             async with self.session.request(
                 method, url, headers=headers, data=data, allow_redirects=False,
+                proxy=cfg.proxy,
             ) as resp:
                 target = _redirect_target(resp)
                 if target is None:

@@ -59,9 +59,15 @@ class SideFetcher:
     """
 
     def __init__(
-        self, *, user_agent: str, timeout: float = 20.0, pacer: Pacer | None = None
+        self, *, user_agent: str, timeout: float = 20.0, pacer: Pacer | None = None,
+        headers: tuple[tuple[str, str], ...] = (), proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         self._user_agent = user_agent
+        # The crawl's own headers and proxy: a site behind a proxy has its robots.txt there too.
+        self._headers = headers
+        self._proxy = proxy
+        self._trust_env = trust_env
         # Side fetches take their turn in the host's spacing like pages do.
         self.pacer = pacer
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -70,7 +76,8 @@ class SideFetcher:
 
     async def __aenter__(self) -> SideFetcher:
         self._session = aiohttp.ClientSession(
-            timeout=self._timeout, headers={"User-Agent": self._user_agent}
+            timeout=self._timeout, headers={"User-Agent": self._user_agent, **dict(self._headers)},
+            trust_env=self._trust_env,
         )
         return self
 
@@ -100,7 +107,8 @@ class SideFetcher:
         try:
             for _ in range(_MAX_REDIRECTS + 1):
                 async with self._session.get(
-                    url, allow_redirects=allow is None, max_redirects=_MAX_REDIRECTS
+                    url, allow_redirects=allow is None, max_redirects=_MAX_REDIRECTS,
+                    proxy=self._proxy,
                 ) as resp:
                     location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
                     if allow is None or not location:

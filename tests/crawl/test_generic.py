@@ -220,9 +220,9 @@ async def test_save_pages_and_warc(site: TrapSite, tmp_path: Path) -> None:
         warc=warc,
     )
     result = await run_crawl(options, tmp_path / "crawl.db")
-    host_dir = out / f"127.0.0.1_{site.port}"
+    host_dir = out / f"127.0.0.1%3A{site.port}"
     saved = sorted(p.relative_to(host_dir).as_posix() for p in host_dir.rglob("*") if p.is_file())
-    assert saved == ["doc.pdf", "index.html", "rel/index.html", "rel/page1.html"]
+    assert saved == ["%index.html", "doc.pdf", "rel/%index.html", "rel/page1%.html"]
     assert (host_dir / "doc.pdf").read_bytes().startswith(b"%PDF")
     with warc.open("rb") as stream:
         records = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"),

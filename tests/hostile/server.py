@@ -60,6 +60,7 @@ class HostileServer:
     def __init__(self) -> None:
         self.pages: dict[str, Page] = {}
         self.hits: list[tuple[str, str]] = []  # (host name, path with query, %-decoded)
+        self.authorization: list[tuple[str, str | None]] = []  # (host name, header)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -98,6 +99,8 @@ class HostileServer:
     @web.middleware
     async def _log(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
         self.hits.append((request.host.rsplit(":", 1)[0], unquote(request.path_qs)))
+        self.authorization.append((request.host.rsplit(":", 1)[0],
+                                   request.headers.get("Authorization")))
         return await handler(request)
 
     async def _static(self, request: web.Request) -> web.StreamResponse:

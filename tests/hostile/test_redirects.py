@@ -135,3 +135,12 @@ async def test_sitemap_redirecting_off_site_is_not_followed(
     assert result.sitemaps is not None
     [(_, reason)] = result.sitemaps.errors
     assert off in reason and "off-site" in reason
+
+
+async def test_credentials_are_not_sent_to_another_origin(hostile: HostileServer) -> None:
+    config = CrawlConfig(headers=(("Authorization", "Bearer s3cret"),))
+    elsewhere = hostile.url("/redirect/0", host="localhost")
+    async with Fetcher(config) as fetcher:
+        response = await fetcher.fetch(Request(hostile.url(_to(elsewhere)), "page"))
+    assert response.status == 200
+    assert hostile.authorization == [("127.0.0.1", "Bearer s3cret"), ("localhost", None)]

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._exceptions import UsageError
+from ._options import crawl_default
 from ._settings import CONFIG_FILE, resolve_settings, settings_options
 
 DEFAULT_COMMAND = "douban"
@@ -77,8 +78,12 @@ def run(args: argparse.Namespace) -> int:
     for dest, flag in settings_options(parser, args.command):
         source = sources.get(dest, "default")
         style = "dim" if source == "default" else ""
+        value = getattr(namespace, dest, None)
+        if value is None and source == "default":
+            # Crawl flags default to "not given"; show what the crawl then uses.
+            value = crawl_default(commands[args.command], dest)
         # Text, not markup: "[douban]" and values from files are shown as written.
-        cells = (flag, repr(getattr(namespace, dest, None)), source)
+        cells = (flag, repr(value), source)
         table.add_row(*(Text(cell) for cell in cells), style=style)
     console.print(table)
     return 0

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from .._config import CrawlConfig
 from .._exceptions import UsageError
 from .._links import compile_patterns
+from .._progress import (
+    CrawlProgress,
+    EventLog,
+    Mode,
+    ObservedFrontier,
+    ProgressSnapshot,
+    stats_snapshot,
+    summary_from_stats,
+)
 from .._running import graceful_signals, loop_factory
+from .._stats import CrawlStats
+from ..frontier import Frontier, FrontierCounts
 from ..sinks._files import check_export_path, export_items
 from ..spiders._pagestore import PAGE_FIELDS, read_pages
 from ..spiders.generic import CrawlResult, GenericCrawl, GenericOptions
 from ..store import SqliteStore
 from ._options import add_crawl_options, check_db_path, config_from_args, non_negative_int
-from ._output import console, print_summary
+from ._output import console, err_console, print_summary
 
 EXAMPLES = """examples:
   corocrawl crawl https://docs.example.com/ -o pages.jsonl
@@ -81,7 +93,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     out.add_argument("--fresh", action="store_true",
                      help="forget the crawl stored in --db and start over (default: resume)")
     out.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                     help="export the page records to FILE (.jsonl or .csv); repeatable")
+                     help="export the page records to FILE (.jsonl, .json or .csv); repeatable")
     out.add_argument("--save-pages", type=Path, metavar="DIR",
                      help="save each page's body under DIR/<host>/<path>")
     out.add_argument("--warc", type=Path, metavar="FILE",
@@ -127,18 +139,27 @@ def run(args: argparse.Namespace) -> int:
     if args.max_body is not None:
         changes["max_body"] = args.max_body
     if changes:
-        import dataclasses
-
         config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
-    # The SQLite store makes the crawl resumable: run the same command again after
-    # a crash or Ctrl-C and it continues. Page records also go to its items.
-    store = SqliteStore(db, fresh=args.fresh, item_key="requested_url")
-    crawl = GenericCrawl(
-        options, config=config, db=db, frontier=store.frontier, sinks=[store.sink],
-        fresh=args.fresh,
-    )
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        result = runner.run(_crawl_with_signals(crawl))
+    events = _event_log(args.log_json)
+    try:
+        # The SQLite store makes the crawl resumable: run the same command again after
+        # a crash or Ctrl-C and it continues. Page records also go to its items.
+        store = SqliteStore(db, fresh=args.fresh, item_key="requested_url")
+        frontier: Frontier = store.frontier
+        if events is not None:
+            frontier = ObservedFrontier(frontier, events)
+            events.start(start_urls=options.start_urls, config=dataclasses.asdict(config))
+        crawl = GenericCrawl(
+            options, config=config, db=db, frontier=frontier, sinks=[store.sink],
+            fresh=args.fresh,
+        )
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            result = runner.run(_crawl_with_progress(crawl, store.frontier, quiet=args.quiet))
+        if events is not None:
+            events.finish(summary_from_stats(result.stats))
+    finally:
+        if events is not None:
+            events.close()
     pages = read_pages(db)
     for out in outputs:
         export_items(pages, out, PAGE_FIELDS)
@@ -149,10 +170,39 @@ def run(args: argparse.Namespace) -> int:
     return 0 if fetched else 1
 
 
-async def _crawl_with_signals(crawl: GenericCrawl) -> CrawlResult:
-    """Run the crawl; the first Ctrl-C/SIGTERM stops it gracefully, a second at once."""
-    with graceful_signals(crawl.stop):
-        return await crawl.crawl()
+def _event_log(path: str | None) -> EventLog | None:
+    if path is None:
+        return None
+    try:
+        return EventLog(path)
+    except OSError as exc:
+        raise UsageError(f"--log-json {path}: {exc.strerror}; pick a writable path") from None
+
+
+async def _crawl_with_progress(
+    crawl: GenericCrawl, frontier: Frontier, *, quiet: bool
+) -> CrawlResult:
+    """Run the crawl with live progress on stderr (a line every 2 s when not a terminal).
+
+    The first Ctrl-C/SIGTERM stops it gracefully, a second at once.
+    """
+    running = True
+    last_counts: list[FrontierCounts | None] = [None]
+
+    async def snapshot() -> ProgressSnapshot:
+        stats = crawl.stats or CrawlStats()
+        # The store is open only while the engine runs and has fetched something.
+        if running and stats.requests > 0:
+            last_counts[0] = await frontier.counts()
+        return stats_snapshot(stats, last_counts[0])
+
+    mode: Mode = "quiet" if quiet else "auto"
+    async with CrawlProgress(snapshot, mode=mode, console=err_console):
+        try:
+            with graceful_signals(crawl.stop):
+                return await crawl.crawl()
+        finally:
+            running = False
 
 
 def print_result(result: CrawlResult) -> None:

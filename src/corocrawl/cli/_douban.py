@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "douban's image hosts get the same ~2 s spacing as its pages",
     )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
-    add_crawl_options(parser)
+    add_crawl_options(parser, CrawlConfig(user_agent=BROWSER_USER_AGENT))
     add_redis_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -139,7 +139,8 @@ def crawl_douban(
         print_summary(stats, exports=outputs, db=saved_db, items=count)
     gallery = getattr(args, "report", None)
     if gallery:
-        page = write_gallery(stored(), gallery, poster_dir=posters)
+        page = write_gallery(stored(), gallery, poster_dir=posters,
+                             remote_posters=getattr(args, "remote_posters", False))
         if not args.quiet:
             print(f"poster gallery: {page.resolve()}")
     return _exit_code(stats, start_urls, count)

@@ -119,6 +119,8 @@ def download_all_posters(
                 delay=config.delay,
                 host_policy=host_policy,
                 user_agent=config.user_agent,
+                extra_headers=config.headers,
+                proxy=config.proxy,
                 max_bytes=config.max_body,
                 on_result=count,
             )

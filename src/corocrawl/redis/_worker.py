@@ -124,21 +124,20 @@ async def crawl_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
     finally:
         await shared.close()
     if options.collect_db or options.collect_out:
-        await collect(
-            options.url, options.crawl_name, db=options.collect_db, output=options.collect_out
-        )
+        outputs = [options.collect_out] if options.collect_out else []
+        await collect(options.url, options.crawl_name, db=options.collect_db, outputs=outputs)
     return stats
 
 
 async def collect(
-    url: str, crawl_name: str, *, db: Path | None = None, output: Path | None = None
+    url: str, crawl_name: str, *, db: Path | None = None, outputs: Sequence[Path] = ()
 ) -> int:
-    """Upsert the shared crawl's items into ``db`` (SQLite) and/or ``output`` (.jsonl/.csv)."""
+    """Upsert the shared crawl's items into ``db`` (SQLite) and each of ``outputs``
+    (.jsonl, .json or .csv, by extension)."""
     sinks: list[ItemSink] = []
     if db is not None:
         sinks.append(_WaitForLock(sqlite_sink(db)))
-    if output is not None:
-        sinks.append(SnapshotFileSink(output))
+    sinks.extend(SnapshotFileSink(output) for output in outputs)
     return await collect_into(url, crawl_name, sinks)
 
 

@@ -12,7 +12,9 @@ callback, ``page``) plus the parts a crawl of an unknown site needs:
 - **sitemaps** (``corocrawl._sitemaps``) as extra seeds with ``--sitemaps``;
 - **archives**: ``--save-pages DIR`` and ``--warc FILE`` (``corocrawl._archive``).
 
-Every fetched URL yields one page record (``PAGE_FIELDS``), failures included:
+Every fetched URL yields one page record (``PAGE_FIELDS``), failures included.
+Given only ``db``, the crawl is stored there as ``corocrawl crawl --db`` stores it
+(resumable; readable by ``status``, ``export`` and ``links``):
 
 >>> crawl = GenericCrawl(GenericOptions(["https://example.com/"]), db=Path("site.db"))
 >>> result = await crawl.crawl()
@@ -21,6 +23,7 @@ Every fetched URL yields one page record (``PAGE_FIELDS``), failures included:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -33,7 +36,7 @@ from yarl import URL
 from .._archive import PageSaver, WarcArchive
 from .._config import CrawlConfig
 from .._crawler import Crawler
-from .._exceptions import UsageError
+from .._exceptions import StorageError, UsageError
 from .._fetcher import FetchError
 from .._links import Scope, extract_links
 from .._request import Request, parse_url
@@ -44,7 +47,8 @@ from .._stats import CrawlStats
 from .._throttle import AutoThrottle, CrawlPacer
 from ..frontier import Frontier
 from ..sinks import Item, ItemSink
-from ._pagestore import PAGE_FIELDS, PageStore
+from ..store import SqliteStore
+from ._pagestore import PAGE_FIELDS, STORAGE_ERROR_KEY, PageStore
 
 logger = logging.getLogger(__name__)
 
@@ -129,12 +133,18 @@ class GenericCrawl:
             include=options.include,
             exclude=options.exclude,
         )
+        if db is not None and frontier is None and not sinks:
+            # Called from Python with just a path: store the crawl as `corocrawl crawl`
+            # does, so it resumes and `corocrawl status`/`export`/`links` read it.
+            store = SqliteStore(db, fresh=fresh, item_key="requested_url")
+            frontier, sinks = store.frontier, [store.sink]
         base = config or CrawlConfig()
         # The user's --delay becomes a hard floor in the pacer, where it combines
         # with Crawl-delay; the engine's own jittered delay is not used twice.
         self.min_delay = base.delay
         self.config = replace(base, delay=0.0, allowed_domains=())
         self.store = PageStore(db, sinks, fresh=fresh)
+        self.fresh = fresh
         self.frontier = frontier
         self.throttle = (
             AutoThrottle(target_concurrency=options.target_concurrency)
@@ -156,7 +166,11 @@ class GenericCrawl:
         """Run the crawl to the end and return its result."""
         opts = self.options
         pacer = CrawlPacer(self.throttle, floor=self._floor, jitter=self.config.jitter)
-        async with SideFetcher(user_agent=self.config.user_agent, pacer=pacer) as side:
+        cfg = self.config
+        async with SideFetcher(
+            user_agent=cfg.user_agent, pacer=pacer, headers=cfg.headers, proxy=cfg.proxy,
+            trust_env=cfg.trust_env,
+        ) as side:
             robots = self._robots = RobotsPolicy(
                 side, user_agent=self.config.user_agent, enabled=not opts.ignore_robots
             )
@@ -173,7 +187,8 @@ class GenericCrawl:
             if opts.save_pages is not None:
                 self._saver = PageSaver(opts.save_pages)
             if opts.warc is not None:
-                self._warc = WarcArchive(opts.warc)
+                # In a thread: resuming checks the end of a WARC that may be gigabytes.
+                self._warc = await asyncio.to_thread(WarcArchive, opts.warc, fresh=self.fresh)
             crawler = self._crawler = Crawler(
                 self.config,
                 frontier=self.frontier,
@@ -203,6 +218,11 @@ class GenericCrawl:
                 warc_records=self._warc.records if self._warc else 0,
             )
         return self.result
+
+    @property
+    def stats(self) -> CrawlStats | None:
+        """The running crawl's live counters (None before it starts), for progress displays."""
+        return self._crawler.stats if self._crawler is not None else None
 
     def stop(self, reason: str = "stopped") -> None:
         """Stop gracefully: no new requests; pages in flight are finished and recorded."""
@@ -289,7 +309,7 @@ class GenericCrawl:
             record["title"] = _title(resp)
             children = await self._follow(resp, record)
         record["error"] = "; ".join(errors) or None
-        await self._archive(resp)
+        await self._archive(resp, record)
         yield record
         for child in children:
             yield child
@@ -350,18 +370,30 @@ class GenericCrawl:
         record = self._record(request, resp)
         record["error"] = f"{exc.kind}: {exc.message}"[:300]
         if resp is not None:
-            await self._archive(resp)
+            await self._archive(resp, record)
         return [record]
 
-    async def _archive(self, resp: Response) -> None:
-        if self._warc is not None:
-            await self._warc.write(
-                url=resp.url,
-                status=resp.status,
-                response_headers=resp.headers,
-                body=resp.body,
-                request_headers={"User-Agent": self.config.user_agent},
-                truncated=resp.truncated,
-            )
-        if self._saver is not None and 200 <= resp.status < 300:
-            await self._saver.save(resp.url, resp.content_type, resp.body)
+    async def _archive(self, resp: Response, record: Item) -> None:
+        """Write the page to the WARC file and the --save-pages folder.
+
+        A full disk is not this page's fault: the error rides on the record
+        (``STORAGE_ERROR_KEY``) to the page store, which stops the crawl with it
+        before storing anything, so the request stays pending for the next run.
+        """
+        try:
+            if self._warc is not None:
+                await self._warc.write(
+                    url=resp.url,
+                    status=resp.status,
+                    response_headers=resp.headers,
+                    body=resp.body,
+                    request_headers={"User-Agent": self.config.user_agent},
+                    truncated=resp.truncated,
+                )
+            if self._saver is not None and 200 <= resp.status < 300:
+                await self._saver.save(resp.url, resp.content_type, resp.body)
+        except StorageError as exc:
+            record[STORAGE_ERROR_KEY] = str(exc)
+        except (OSError, ValueError) as exc:  # this page's file, not the disk: note it, go on
+            note = f"not saved: {getattr(exc, 'strerror', None) or exc}"
+            record["error"] = "; ".join(filter(None, [record.get("error"), note]))
