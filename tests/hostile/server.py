@@ -9,7 +9,8 @@ Pages are registered per test (``server.page(path, body, ...)``); the attacks
 that need code are routes of their own:
 
 - ``/bomb/{gzip|deflate}/{mib}``: a body of ``mib`` MiB of zeros, compressed,
-  sent with Content-Encoding and a Content-Length of the compressed size;
+  sent with Content-Encoding and a Content-Length of the compressed size
+  (``?type=image/jpeg``: served as an image, starting with JPEG's magic bytes);
 - ``/redirect/{n}``: ``n`` more redirects, then a page;
 - ``/to?location=...``: one redirect to any Location (``file:``, ``data:`` …);
 - ``/stall``: headers, a few bytes, then silence longer than any test's read timeout;
@@ -29,13 +30,18 @@ from aiohttp import web
 MIB = 1024 * 1024
 
 
+#: The first bytes of a JPEG file (SOI, APP0 "JFIF"): a bomb that sniffs as an image.
+JPEG_MAGIC = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
+
+
 @functools.cache
-def compressed_zeros(encoding: str, mib: int) -> bytes:
-    """``mib`` MiB of zero bytes as a gzip or zlib (HTTP "deflate") stream."""
+def compressed_zeros(encoding: str, mib: int, head: bytes = b"") -> bytes:
+    """``head`` then ``mib`` MiB of zero bytes as a gzip or zlib (HTTP "deflate") stream."""
     wbits = 31 if encoding == "gzip" else 15
     compressor = zlib.compressobj(9, wbits=wbits)
     zeros = bytes(MIB)
-    return b"".join(compressor.compress(zeros) for _ in range(mib)) + compressor.flush()
+    return (compressor.compress(head) + b"".join(compressor.compress(zeros) for _ in range(mib))
+            + compressor.flush())
 
 
 @functools.cache
@@ -112,7 +118,8 @@ class HostileServer:
 
     async def _bomb(self, request: web.Request) -> web.StreamResponse:
         encoding = request.match_info["encoding"]
-        body = compressed_zeros(encoding, int(request.match_info["mib"]))
+        head = JPEG_MAGIC if "jpeg" in request.query.get("type", "") else b""
+        body = compressed_zeros(encoding, int(request.match_info["mib"]), head)
         return web.Response(body=body, headers={
             "Content-Type": request.query.get("type", "text/html"),
             "Content-Encoding": encoding})

@@ -16,7 +16,7 @@ from corocrawl._robots import ROBOTS_MAX_BYTES, RobotsPolicy, SideFetcher
 from corocrawl._sitemaps import discover
 
 from .conftest import HOSTILE, crawl
-from .server import MIB, HostileServer, compressed_zeros
+from .server import JPEG_MAGIC, MIB, HostileServer, compressed_zeros
 
 #: The bomb: 256 MiB of zeros, about 1 MB compressed (under no cap of ours).
 BOMB_MIB = 256
@@ -111,7 +111,7 @@ async def test_sitemap_of_1_mb_lists_all_its_urls(hostile: HostileServer) -> Non
 async def test_poster_bomb_is_refused_within_its_limit(
     hostile: HostileServer, tmp_path: Path
 ) -> None:
-    compressed_zeros("gzip", BOMB_MIB)
+    compressed_zeros("gzip", BOMB_MIB, JPEG_MAGIC)
     limit = 2 * MIB
     bomb = hostile.url(f"/bomb/gzip/{BOMB_MIB}?type=image/jpeg")
     items = [{"subject_id": "1", "poster_url": bomb}]
