@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._config import CrawlConfig
 from ._engine import Callback, Engine, FailureHook, PageHook
 from ._exceptions import ConfigError, RunningLoopError
+from ._fetcher import RedirectCheck
 from ._items import CrawlItems
 from ._politeness import HostPolicy, HostRule, HostSlots, Pacer
 from ._request import Request, parse_url
@@ -69,6 +70,7 @@ class Crawler:
         handle_http_errors: bool = False,
         pacer: Pacer | None = None,
         on_failure: FailureHook | None = None,
+        redirect_check: RedirectCheck | None = None,
         **settings: Any,
     ) -> None:
         try:
@@ -91,6 +93,8 @@ class Crawler:
         # host, and a record for each request that failed for good.
         self.pacer = pacer
         self.on_failure = on_failure
+        # Scope of redirect targets beyond allowed_domains (a generic crawl's rules).
+        self.redirect_check = redirect_check
         self.callbacks: dict[str, Callback] = {}
         self.start_requests: list[Request] = []
         self.default_callback: str | None = None
@@ -292,6 +296,7 @@ class Crawler:
             stats=self.stats,
             on_failure=self.on_failure,
             on_page=self._on_page if self.page_hooks else None,
+            redirect_check=self.redirect_check,
         )
         self._engine = engine
         timer = None

@@ -24,12 +24,12 @@ from yarl import URL
 
 from ._config import CrawlConfig
 from ._exceptions import StorageError, UsageError
-from ._fetcher import Fetcher, FetchError, check_status
+from ._fetcher import Fetcher, FetchError, RedirectCheck, check_status
 from ._items import as_item
-from ._parallel import CallbackPool, Failure, drive
+from ._parallel import CallbackPool, Failure, drive, stops_crawl
 from ._politeness import HostSlots
-from ._request import Request
-from ._response import Response
+from ._request import Request, parse_url
+from ._response import HTML_TYPES, Response
 from ._stats import CrawlStats
 from .frontier import Frontier, Outcome
 from .sinks import Item, ItemSink, KeyedItem
@@ -67,10 +67,12 @@ class Engine:
         stats: CrawlStats | None = None,
         on_failure: FailureHook | None = None,
         on_page: PageHook | None = None,
+        redirect_check: RedirectCheck | None = None,
     ) -> None:
         self.config = config
         self.on_failure = on_failure
         self.on_page = on_page
+        self.redirect_check = redirect_check
         self.frontier = frontier
         self.sinks = list(sinks)
         self.callbacks = dict(callbacks)
@@ -119,7 +121,8 @@ class Engine:
                 await sink.open()
                 opened.append(sink)
             await self.frontier.add([self._normalise(r) for r in start])
-            async with Fetcher(self.config) as fetcher, asyncio.TaskGroup() as group:
+            fetcher = Fetcher(self.config, redirect_check=self._redirect_allowed)
+            async with fetcher, asyncio.TaskGroup() as group:
                 if self.pool is not None:
                     group.create_task(self.pool.serve(), name="callback-pool")
                 committer = group.create_task(self._committer(), name="committer")
@@ -219,6 +222,12 @@ class Engine:
                 pacer.observe(host, response.elapsed, response.status)
             if not self.handle_http_errors:
                 check_status(response)
+            if response.content_type in HTML_TYPES:
+                # Lexbor needs time quadratic in nesting depth, with the loop held:
+                # a page nested too deeply fails here, for good, before any parsing.
+                reason = await response.check_nesting()
+                if reason is not None:
+                    raise FetchError("unparseable", reason, retryable=False)
         except FetchError as exc:
             if pacer is not None and response is None and exc.retryable:
                 # No answer (timeout, refused, reset): the host is struggling, in effect.
@@ -295,8 +304,8 @@ class Engine:
             except Exception as raised:  # a plain function that raised when called
                 values, exc = [], raised
             if exc is not None:
-                failure = (isinstance(exc, UsageError), type(exc).__name__, str(exc))
-                if isinstance(exc, UsageError):
+                failure = (stops_crawl(exc), type(exc).__name__, str(exc))
+                if stops_crawl(exc):
                     self._fatal = self._fatal or exc  # keep its type, e.g. InvalidSelector
                 else:
                     log.debug("callback %s failed on %s", name, request.url, exc_info=exc)
@@ -306,7 +315,7 @@ class Engine:
             try:
                 self._accept(value, request, children, items)
             except (TypeError, UsageError) as exc:
-                failure = failure or (isinstance(exc, UsageError), type(exc).__name__, str(exc))
+                failure = failure or (stops_crawl(exc), type(exc).__name__, str(exc))
         error: str | None = None
         if failure is not None:
             usage, kind, message = failure
@@ -324,6 +333,7 @@ class Engine:
     def _accept(self, value: Any, request: Request, children: list[Request],
                 items: list[KeyedItem]) -> None:
         if isinstance(value, Request):
+            parse_url(value.url)  # InvalidURL for "host:99999" and the like: an error of this page
             child = self._normalise(value)
             if self._in_scope(child):
                 children.append(child)
@@ -351,12 +361,26 @@ class Engine:
         if cfg.max_depth is not None and request.depth > cfg.max_depth:
             self.stats.dropped["max_depth"] += 1
             return False
-        if cfg.allowed_domains:
-            host = URL(request.url).host or ""
-            if not any(host == d or host.endswith("." + d) for d in cfg.allowed_domains):
-                self.stats.dropped["offsite"] += 1
-                return False
+        if not self._host_allowed(request.url):
+            self.stats.dropped["offsite"] += 1
+            return False
         return True
+
+    async def _redirect_allowed(self, url: str) -> str | None:
+        """None if a redirect may lead to ``url``, else why not: the same scope as links."""
+        if not self._host_allowed(url):
+            self.stats.dropped["offsite"] += 1
+            return "off-site"
+        if self.redirect_check is not None:
+            return await self.redirect_check(url)
+        return None
+
+    def _host_allowed(self, url: str) -> bool:
+        domains = self.config.allowed_domains
+        if not domains:
+            return True
+        host = URL(url).host or ""
+        return any(host == d or host.endswith("." + d) for d in domains)
 
     def _key(self, item: Item, request: Request, index: int) -> str:
         key: str | None = None

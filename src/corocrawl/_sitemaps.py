@@ -20,7 +20,7 @@ import io
 import logging
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from xml.etree import ElementTree
@@ -134,12 +134,15 @@ async def discover(
     max_sitemaps: int = 200,
     max_urls: int = 1_000_000,
     max_index_depth: int = 3,
+    allow: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> Discovered:
     """Read the sitemaps of the start URLs' sites and return the page URLs they list.
 
     Candidates per site: its robots.txt ``Sitemap:`` lines, else ``/sitemap.xml``.
     Sitemap indexes are followed up to ``max_index_depth`` levels. Errors (404,
     bad XML) are collected, never raised: sitemaps are a hint, not a requirement.
+    ``allow`` (the crawl's scope and robots.txt check: None, or why not) is asked
+    before each sitemap is fetched; a refused one is listed in ``errors``.
     """
     found = Discovered()
     seen_pages: set[str] = set()
@@ -154,11 +157,18 @@ async def discover(
         if sitemap_url in seen_maps:
             continue
         seen_maps.add(sitemap_url)
-        fetched = await fetcher.get(sitemap_url, max_bytes=SITEMAP_MAX_BYTES)
+        reason = await allow(sitemap_url) if allow is not None else None
+        if reason is not None:
+            found.errors.append((sitemap_url, f"{reason}: not fetched"))
+            continue
+        fetched = await fetcher.get(sitemap_url, max_bytes=SITEMAP_MAX_BYTES, allow=allow)
         found.sitemaps_read.append(sitemap_url)
         if fetched.status is None or not 200 <= fetched.status < 300:
             reason = fetched.error or f"HTTP {fetched.status}"
             found.errors.append((sitemap_url, reason))
+            continue
+        if fetched.truncated:  # cut XML is not well-formed: say why instead
+            found.errors.append((sitemap_url, f"larger than {SITEMAP_MAX_BYTES} bytes"))
             continue
         try:
             sitemap = parse_sitemap(fetched.body)

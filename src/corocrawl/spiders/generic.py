@@ -179,7 +179,8 @@ class GenericCrawl:
                 side, user_agent=self.config.user_agent, enabled=not opts.ignore_robots
             )
             seeds = await self._seeds(robots)
-            found = await discover(side, robots, self.start_urls) if opts.sitemaps else None
+            found = (await discover(side, robots, self.start_urls, allow=self._why_not_read)
+                     if opts.sitemaps else None)
             if found is not None:
                 seeds.extend(await self._sitemap_seeds(found))
             if not seeds:
@@ -199,6 +200,7 @@ class GenericCrawl:
                 item_key="requested_url",
                 pacer=pacer,
                 on_failure=self._failed,
+                redirect_check=self._why_not_fetch,
             )
             crawler.handler(self.page)
             crawler.add_start(*seeds)
@@ -237,6 +239,36 @@ class GenericCrawl:
     def _floor(self, host: str) -> float:
         crawl_delay = self._robots.crawl_delay(host) if self._robots is not None else 0.0
         return max(self.min_delay, crawl_delay)
+
+    async def _why_not_fetch(self, url: str) -> str | None:
+        """None if ``url`` may be requested, else why not: scope, then robots.txt.
+
+        The rule links follow, applied to what a crawl requests besides its
+        links: redirect targets (``Scope.why_not`` as for a link) and sitemap files
+        (``_why_not_read``).
+        """
+        reason = self.scope.why_not(url)
+        if reason is not None:
+            self._skipped[reason] += 1
+            return reason
+        return await self._robots_forbid(url)
+
+    async def _why_not_read(self, url: str) -> str | None:
+        """None if a sitemap at ``url`` may be read: the scope's hosts and robots.txt.
+
+        ``--include``/``--exclude`` select pages, not sitemap files, so they do not apply.
+        """
+        if not self.scope.host_allowed(URL(url).host):
+            self._skipped["off-site"] += 1
+            return "off-site"
+        return await self._robots_forbid(url)
+
+    async def _robots_forbid(self, url: str) -> str | None:
+        assert self._robots is not None
+        if not await self._robots.allowed(url):
+            self._robots_blocked += 1
+            return "disallowed by robots.txt"
+        return None
 
     async def _seeds(self, robots: RobotsPolicy) -> list[Request]:
         seeds = []
