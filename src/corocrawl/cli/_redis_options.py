@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..redis import DEFAULT_CRAWL_NAME, RedisOptions, require_redis
+if TYPE_CHECKING:
+    from ..redis import RedisOptions
+
+#: ``corocrawl.redis.DEFAULT_CRAWL_NAME``, written out: importing it would load the
+#: Redis client just to print --help (tests/redis/test_redis_worker.py checks they agree).
+DEFAULT_CRAWL_NAME = "default"
 
 
 def add_redis_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +47,8 @@ def add_redis_arguments(parser: argparse.ArgumentParser) -> None:
 
 def redis_options_from_args(args: argparse.Namespace) -> RedisOptions | None:
     """The worker's RedisOptions from parsed flags, or None without ``--redis``."""
+    from ..redis import RedisOptions, require_redis
+
     url = getattr(args, "redis", None)
     if not url:
         return None

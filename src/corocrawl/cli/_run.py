@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..sinks._files import check_export_path
 from ._options import add_crawl_options, add_output_options, check_db_path, config_from_args
-from ._output import command_output, run_crawler
 from ._redis_options import add_redis_arguments, redis_options_from_args
-from ._spider_file import SpiderImportError, load_spider, replace_start_urls
 
 EXAMPLES = """examples:
   corocrawl run spider.py -o items.jsonl                  # SQLite corocrawl.db; rerun resumes
@@ -43,6 +40,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `corocrawl run --help` needs none of the engine.
+    from ..sinks._files import check_export_path
+    from ._output import command_output, run_crawler
+    from ._spider_file import SpiderImportError, load_spider, replace_start_urls
+
     outputs = [check_export_path(out) for out in args.output]
     shared = redis_options_from_args(args)
     db = check_db_path(args.db) if shared is None else None
