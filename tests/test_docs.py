@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = Path(corocrawl.__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 HARNESS = Path(__file__).with_name("docs_harness.py")
-FENCE = re.compile(r"^```(\w*)(.*)$")
+FENCE = re.compile(r"^(\s*)```(\w*)(.*)$")  # also fences indented in a list item
 SKIP = re.compile(r"<!--\s*docs-test:\s*skip\s*\((?P<reason>[^)]+)\)\s*-->")
 PRIVATE_IMPORT = re.compile(r"\b(?:from|import)\s+corocrawl(?:\.\w+)*\._\w+|corocrawl\._")
 
@@ -55,12 +55,12 @@ def blocks(path: Path) -> list[Block]:
         if not match:
             i += 1
             continue
-        lang, info = match.group(1), match.group(2)
+        indent, lang, info = match.group(1), match.group(2), match.group(3)
         start = i
         i += 1
         body: list[str] = []
-        while i < len(lines) and not lines[i].startswith("```"):
-            body.append(lines[i])
+        while i < len(lines) and not lines[i].strip().startswith("```"):
+            body.append(lines[i].removeprefix(indent))
             i += 1
         i += 1
         if lang not in ("python", "sh"):
