@@ -125,3 +125,21 @@ async def test_browser_user_agent_gets_movies(demo_server: DemoServer) -> None:
 
     await crawler.crawl(progress=False)
     assert len(crawler.items) == 40
+
+
+def test_crawl_items_is_a_readable_stream() -> None:
+    rows = [{"n": i} for i in range(150)]
+    reads: list[int] = []
+
+    def read() -> list[dict[str, int]]:
+        reads.append(1)
+        return rows
+
+    items = corocrawl.CrawlItems(read, "test")
+    assert len(items) == 150 and items[3] == {"n": 3} and items[-1] == {"n": 149}
+    assert items == rows and items != rows[:-1]
+    with pytest.raises(IndexError):
+        items[150]
+    shown = repr(items)
+    assert shown.startswith("[{'n': 0}") and "... (150 items in test)]" in shown
+    assert len(reads) > 1, "every use reads the store again: nothing is cached"
