@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from ._exceptions import UsageError
 from ._progress import CrawlProgress, EventLog, Mode, stats_snapshot, summary_from_stats
 from ._progress import print_summary as _print_summary
 from ._response import Response
@@ -90,7 +91,7 @@ async def observe_crawl(
     ``items`` counts the distinct items stored, for the summary (None: yielded ones).
     """
     err = Console(stderr=True, highlight=False)
-    events = EventLog(output.log_json) if output.log_json else None
+    events = _open_events(output.log_json) if output.log_json else None
     hook = PageEvents(events) if events is not None else None
     last_counts: list[FrontierCounts | None] = [None]
     running = True
@@ -127,6 +128,13 @@ async def observe_crawl(
     if output.warn and (warning := failure_warning(stats)) is not None:
         err.print(warning, markup=False, soft_wrap=True)
     return stats
+
+
+def _open_events(path: str) -> EventLog:
+    try:
+        return EventLog(path)
+    except OSError as exc:
+        raise UsageError(f"log_json {path}: {exc.strerror}; pick a writable path") from None
 
 
 def failure_warning(stats: CrawlStats) -> str | None:

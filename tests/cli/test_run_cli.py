@@ -308,3 +308,12 @@ def test_a_rerun_after_a_failed_crawl_says_how_to_retry(
     err = capsys.readouterr().err
     assert "nothing left to crawl" in err and "retry-failed" in err
     assert main([*args, "--user-agent", BROWSER_UA, "--fresh"]) == 0
+
+
+def test_log_json_in_a_missing_folder_is_refused_before_loading(
+    spider: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["run", str(spider), "--db", str(tmp_path / "x.db"),
+                 "--log-json", str(tmp_path / "nope" / "events.jsonl")])
+    assert code == 2
+    assert "folder" in one_line_error(capsys)

@@ -21,7 +21,13 @@ from ..spiders.douban import (
     douban_host_policy,
     list_url,
 )
-from ._options import add_crawl_options, add_output_options, check_db_path, config_from_args
+from ._options import (
+    add_crawl_options,
+    add_output_options,
+    check_db_path,
+    check_log_json,
+    config_from_args,
+)
 from ._output import (
     command_output,
     download_all_posters,
@@ -89,6 +95,7 @@ def crawl_douban(
     start_urls = [str(parse_url(url)) for url in start_urls]
     outputs = [check_export_path(out) for out in args.output]
     db = check_db_path(args.db)
+    check_log_json(getattr(args, "log_json", None))
     config = config_from_args(args, CrawlConfig(user_agent=BROWSER_USER_AGENT))
     # Flags override the polite defaults for douban's own hosts.
     polite = args.per_host is None and args.delay is None

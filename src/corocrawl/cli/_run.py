@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._options import add_crawl_options, add_output_options, check_db_path, config_from_args
+from ._options import (
+    add_crawl_options,
+    add_output_options,
+    check_db_path,
+    check_log_json,
+    config_from_args,
+)
 from ._redis_options import add_redis_arguments, redis_options_from_args
 
 EXAMPLES = """examples:
@@ -46,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from ._spider_file import SpiderImportError, load_spider, replace_start_urls
 
     outputs = [check_export_path(out) for out in args.output]
+    check_log_json(args.log_json)
     shared = redis_options_from_args(args)
     db = check_db_path(args.db) if shared is None else None
     try:

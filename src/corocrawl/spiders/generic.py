@@ -36,13 +36,13 @@ from yarl import URL
 from .._archive import PageSaver, WarcArchive
 from .._config import CrawlConfig
 from .._crawler import Crawler
-from .._engine import PageHook
 from .._exceptions import StorageError, UsageError
 from .._fetcher import FetchError
 from .._links import Scope, extract_links
 from .._request import Request, parse_url
 from .._response import Response
 from .._robots import RobotsPolicy, SideFetcher
+from .._run import RunOutput
 from .._sitemaps import Discovered, discover
 from .._stats import CrawlStats
 from .._throttle import AutoThrottle, CrawlPacer
@@ -123,7 +123,6 @@ class GenericCrawl:
         sinks: Sequence[ItemSink] = (),
         frontier: Frontier | None = None,
         fresh: bool = False,
-        page_hooks: Sequence[PageHook] = (),
     ) -> None:
         if not options.start_urls:
             raise UsageError("give at least one start URL, like https://example.com/")
@@ -148,8 +147,6 @@ class GenericCrawl:
         self.store = PageStore(db, sinks, fresh=fresh)
         self.fresh = fresh
         self.frontier = frontier
-        #: Called with every processed request (e.g. ``--log-json`` events).
-        self.page_hooks = list(page_hooks)
         self.throttle = (
             AutoThrottle(target_concurrency=options.target_concurrency)
             if options.adaptive
@@ -166,8 +163,12 @@ class GenericCrawl:
 
     # -- running -----------------------------------------------------------------
 
-    async def crawl(self) -> CrawlResult:
-        """Run the crawl to the end and return its result."""
+    async def crawl(self, output: RunOutput | None = None) -> CrawlResult:
+        """Run the crawl to the end and return its result.
+
+        ``output``: what the engine run shows (progress, events); by default nothing
+        but a warning when no page could be fetched.
+        """
         opts = self.options
         pacer = CrawlPacer(self.throttle, floor=self._floor, jitter=self.config.jitter)
         cfg = self.config
@@ -204,11 +205,10 @@ class GenericCrawl:
             )
             crawler.handler(self.page)
             crawler.add_start(*seeds)
-            crawler.page_hooks.extend(self.page_hooks)
             try:
-                # The command shows progress and its own summary; the engine
-                # run itself stays quiet (but still warns when nothing succeeded).
-                stats = await crawler.crawl(progress=False)
+                # The runner every spider shares: ``output`` says what it shows
+                # (the command: progress and --log-json events; its own summary).
+                stats = await crawler._crawl_into(output=output)
             finally:
                 if self._warc is not None:
                     await self._warc.close()
