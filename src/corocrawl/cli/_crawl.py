@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .._config import CrawlConfig
 from .._exceptions import UsageError
@@ -13,7 +14,7 @@ from .._links import compile_patterns
 from .._run import RunOutput
 from .._running import graceful_signals, loop_factory
 from ..sinks._files import check_export_path, export_items
-from ..spiders._pagestore import PAGE_FIELDS, read_pages
+from ..spiders._pagestore import PAGE_FIELDS, is_page_record, public_record, read_pages
 from ..spiders.generic import CrawlResult, GenericCrawl, GenericOptions
 from ..store import SqliteStore
 from ._options import (
@@ -24,6 +25,10 @@ from ._options import (
     non_negative_int,
 )
 from ._output import command_output, console, print_summary
+from ._redis_options import add_redis_arguments, redis_options_from_args
+
+if TYPE_CHECKING:
+    from ..redis import RedisOptions
 
 EXAMPLES = """examples:
   corocrawl crawl https://docs.example.com/ -o pages.jsonl
@@ -31,6 +36,8 @@ EXAMPLES = """examples:
   corocrawl crawl https://example.com/blog/ --include '/blog/' --max-depth 3 --sitemaps
   corocrawl crawl https://example.com/ --save-pages mirror/ --warc site.warc.gz
   corocrawl links --db corocrawl.db          # then list the broken links
+  corocrawl crawl https://example.com/ --redis redis://host:6379/0 --crawl-name site  # a worker
+  corocrawl collect --redis redis://host:6379/0 --crawl-name site --db site.db
 """
 
 
@@ -97,6 +104,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     out.add_argument("--max-body", type=_size, metavar="SIZE",
                      help="cut bodies longer than SIZE, e.g. 10MB (default 10MB)")
     add_crawl_options(parser)
+    add_redis_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -127,7 +135,10 @@ def options_from_args(args: argparse.Namespace) -> GenericOptions:
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     outputs = [check_export_path(out) for out in args.output]
-    db = check_db_path(args.db)
+    # --redis: one worker of a shared crawl, its pages kept in Redis (--db only
+    # with --collect, which gathers the whole crawl's pages there at the end).
+    shared = redis_options_from_args(args)
+    db = check_db_path(args.db) if shared is None or shared.collect_db else None
     config = config_from_args(args, CrawlConfig())
     changes: dict[str, object] = {}
     if args.max_depth is not None:
@@ -137,19 +148,28 @@ def run(args: argparse.Namespace) -> int:
     if changes:
         config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
     check_log_json(args.log_json)
-    # The SQLite store makes the crawl resumable: run the same command again after
-    # a crash or Ctrl-C and it continues. Page records also go to its items.
-    store = SqliteStore(db, fresh=args.fresh, item_key="requested_url")
-    crawl = GenericCrawl(
-        options, config=config, db=db, frontier=store.frontier, sinks=[store.sink],
-        fresh=args.fresh,
-    )
+    if shared is not None:
+        crawl = GenericCrawl(options, config=config, redis=shared)
+    else:
+        # The SQLite store makes the crawl resumable: run the same command again after
+        # a crash or Ctrl-C and it continues. Page records also go to its items.
+        assert db is not None
+        store = SqliteStore(db, fresh=args.fresh, item_key="requested_url")
+        crawl = GenericCrawl(
+            options, config=config, db=db, frontier=store.frontier, sinks=[store.sink],
+            fresh=args.fresh,
+        )
     # The runner every command shares: live progress on stderr and --log-json
     # events from the engine; the summary is this command's own (below).
     output = dataclasses.replace(command_output(args), summary=False)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         result = runner.run(_crawl_with_signals(crawl, output))
-    pages = read_pages(db)
+    # The whole crawl's pages: this worker's and its peers' when shared.
+    if shared is not None:
+        pages = _shared_pages(shared)
+    else:
+        assert db is not None
+        pages = read_pages(db)
     for out in outputs:
         export_items(pages, out, PAGE_FIELDS)
     if not args.quiet:
@@ -157,6 +177,16 @@ def run(args: argparse.Namespace) -> int:
         print_summary(result.stats, exports=outputs, db=db)
     fetched = sum(1 for page in pages if page["status"] is not None and page["status"] < 400)
     return 0 if fetched else 1
+
+
+def _shared_pages(shared: RedisOptions) -> list[dict[str, Any]]:
+    """The page records of a shared crawl, as ``read_pages`` gives a stored one's."""
+    if shared.collect_db is not None:
+        return read_pages(shared.collect_db)
+    from ..redis import read_items
+
+    pairs = read_items(shared.url, shared.crawl_name)
+    return [public_record(item) for _, item in pairs if is_page_record(item)]
 
 
 async def _crawl_with_signals(crawl: GenericCrawl, output: RunOutput) -> CrawlResult:

@@ -87,12 +87,20 @@ async def collect(
     url: str, crawl_name: str, *, db: Path | None = None, outputs: Sequence[Path] = ()
 ) -> int:
     """Upsert the shared crawl's items into ``db`` (SQLite) and each of ``outputs``
-    (.jsonl, .json or .csv, by extension)."""
+    (.jsonl, .json or .csv, by extension).
+
+    Page records of a generic crawl (``corocrawl crawl --redis``) also rebuild its
+    tables in ``db`` (pages, links, redirects: what ``corocrawl links`` reads) and
+    are exported with the page fields only, as ``corocrawl crawl -o`` writes them.
+    """
+    from ..spiders._pagestore import PageStore
+
     sinks: list[ItemSink] = []
     if db is not None:
         sinks.append(_WaitForLock(sqlite_sink(db)))
     sinks.extend(SnapshotFileSink(output) for output in outputs)
-    return await collect_into(url, crawl_name, sinks)
+    pages = PageStore(db, sinks, lazy_tables=True)
+    return await collect_into(url, crawl_name, [pages])
 
 
 def sqlite_sink(db: Path) -> ItemSink:

@@ -8,11 +8,16 @@ Tables (in the crawl's ``--db`` file, beside whatever else lives there)::
     crawl_redirects(requested_url, hop, url)  -- the chain a request was redirected through
 
 ``PageStore`` is an ``ItemSink``: the generic spider yields page records that
-carry the link and redirect lists under private ``_links`` / ``_redirects``
-keys; the store writes them to their tables and hands the record, without the
-private keys, to the other sinks (JSONL, CSV). Writes run in one worker thread
-so the event loop never waits on the disk. Re-writing a page (a repeat after a
-crash) replaces its rows: the store stays free of duplicates.
+carry their in-scope outlinks and redirect chain as two more fields,
+``links`` and ``redirects`` (``GRAPH_FIELDS``); the store writes them to their
+tables and hands the record, without them, to the other sinks (JSONL, CSV).
+The same full record is what a shared (``--redis``) crawl keeps in Redis, one
+item per requested URL, so ``corocrawl collect`` rebuilds the tables from the
+items alone. Items that are not page records pass through to the other sinks
+untouched (``collect`` of any spider's crawl goes through a PageStore).
+Writes run in one worker thread so the event loop never waits on the disk.
+Re-writing a page (a repeat after a crash) replaces its rows: the store stays
+free of duplicates.
 """
 
 from __future__ import annotations
@@ -73,24 +78,42 @@ CREATE TABLE IF NOT EXISTS crawl_redirects (
 
 #: A private record key: the side output (WARC, saved page) this page could not write.
 STORAGE_ERROR_KEY = "_storage_error"
+#: The record's link graph: in-scope outlinks, and the redirect chain (requested URL
+#: first, final URL last; absent without redirects). Stored in their own tables.
+LINKS_KEY = "links"
+REDIRECTS_KEY = "redirects"
+GRAPH_FIELDS = (LINKS_KEY, REDIRECTS_KEY)
 
 
 def public_record(item: Item) -> Item:
-    """The record as users see it: exactly ``PAGE_FIELDS``, private keys dropped."""
+    """The record as users see it: exactly ``PAGE_FIELDS``, the link graph dropped."""
     return {name: item.get(name) for name in PAGE_FIELDS}
+
+
+def is_page_record(item: Item) -> bool:
+    """Whether ``item`` is a generic crawl's page record (e.g. among collected items)."""
+    return all(name in item for name in PAGE_FIELDS)
 
 
 class PageStore:
     """An ``ItemSink`` writing page records and their links to SQLite, then to ``others``."""
 
     def __init__(
-        self, path: Path | None, others: Sequence[ItemSink] = (), *, fresh: bool = False
+        self,
+        path: Path | None,
+        others: Sequence[ItemSink] = (),
+        *,
+        fresh: bool = False,
+        lazy_tables: bool = False,
     ) -> None:
+        """``lazy_tables``: create the tables only when the first page record comes
+        (``collect`` of a crawl that may hold other items: its db stays as it was)."""
         self.path = path
         self.others = list(others)
         self.fresh = fresh
         self._db: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        self._tables = not lazy_tables
 
     def _connect(self) -> sqlite3.Connection:
         assert self.path is not None
@@ -98,8 +121,10 @@ class PageStore:
             db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            if self.fresh:  # starting over: forget the pages and links of earlier runs
+            if self._tables:
+                db.executescript(_SCHEMA)
+            # Starting over: forget the pages and links of earlier runs.
+            if self._tables and self.fresh:
                 with db:
                     for table in ("crawl_pages", "crawl_links", "crawl_redirects"):
                         db.execute(f"DELETE FROM {table}")
@@ -124,17 +149,24 @@ class PageStore:
         redirects: list[tuple[str, int, str]] = []
         requested: list[tuple[str]] = []
         for _, item in items:
+            if not is_page_record(item):
+                continue
             record = public_record(item)
             pages.append(tuple(record[name] for name in PAGE_FIELDS))
             requested.append((record["requested_url"],))
             source = record["url"]
-            links.extend((source, target) for target in item.get("_links") or ())
+            links.extend((source, target) for target in item.get(LINKS_KEY) or ())
             redirects.extend(
                 (record["requested_url"], hop, url)
-                for hop, url in enumerate(item.get("_redirects") or ())
+                for hop, url in enumerate(item.get(REDIRECTS_KEY) or ())
             )
+        if not pages:
+            return
         placeholders = ", ".join("?" * len(PAGE_FIELDS))
         try:
+            if not self._tables:
+                db.executescript(_SCHEMA)
+                self._tables = True
             with db:
                 db.executemany(
                     f"INSERT OR REPLACE INTO crawl_pages ({', '.join(PAGE_FIELDS)}) "
@@ -157,7 +189,10 @@ class PageStore:
             async with self._lock:
                 await asyncio.to_thread(self._write_rows, items)
         if self.others:
-            public = [(key, public_record(item)) for key, item in items]
+            public = [
+                (key, public_record(item) if is_page_record(item) else item)
+                for key, item in items
+            ]
             for sink in self.others:
                 await sink.write(public)
 

@@ -14,7 +14,12 @@ callback, ``page``) plus the parts a crawl of an unknown site needs:
 
 Every fetched URL yields one page record (``PAGE_FIELDS``), failures included.
 Given only ``db``, the crawl is stored there as ``corocrawl crawl --db`` stores it
-(resumable; readable by ``status``, ``export`` and ``links``):
+(resumable; readable by ``status``, ``export`` and ``links``). Given ``redis``
+(``corocrawl.redis.RedisOptions``), it is one worker of a shared crawl: the
+frontier is in Redis and each page record, with its outlinks and redirect chain
+as fields, is an item there; ``corocrawl collect --db`` rebuilds the tables.
+Robots.txt, sitemaps and scope are each worker's own, from the same options,
+so every worker applies the same rules:
 
 >>> crawl = GenericCrawl(GenericOptions(["https://example.com/"]), db=Path("site.db"))
 >>> result = await crawl.crawl()
@@ -29,7 +34,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
@@ -49,7 +54,16 @@ from .._throttle import AutoThrottle, CrawlPacer
 from ..frontier import Frontier
 from ..sinks import Item, ItemSink
 from ..store import SqliteStore
-from ._pagestore import PAGE_FIELDS, STORAGE_ERROR_KEY, PageStore
+from ._pagestore import (
+    LINKS_KEY,
+    PAGE_FIELDS,
+    REDIRECTS_KEY,
+    STORAGE_ERROR_KEY,
+    PageStore,
+)
+
+if TYPE_CHECKING:
+    from ..redis import RedisOptions
 
 logger = logging.getLogger(__name__)
 
@@ -123,9 +137,14 @@ class GenericCrawl:
         sinks: Sequence[ItemSink] = (),
         frontier: Frontier | None = None,
         fresh: bool = False,
+        redis: RedisOptions | None = None,
     ) -> None:
         if not options.start_urls:
             raise UsageError("give at least one start URL, like https://example.com/")
+        if redis is not None and (db is not None or frontier is not None or sinks):
+            raise UsageError("a shared crawl (redis) keeps its pages in Redis: "
+                             "leave out db, frontier and sinks (collect them with --db)")
+        self.redis = redis
         self.options = options
         self.start_urls = [str(parse_url(u)) for u in options.start_urls]
         self.scope = Scope.from_start_urls(
@@ -208,7 +227,8 @@ class GenericCrawl:
             try:
                 # The runner every spider shares: ``output`` says what it shows
                 # (the command: progress and --log-json events; its own summary).
-                stats = await crawler._crawl_into(output=output)
+                # Shared: the runner puts the frontier, slots and items in Redis.
+                stats = await crawler._crawl_into(redis=self.redis, output=output)
             finally:
                 if self._warc is not None:
                     await self._warc.close()
@@ -317,6 +337,7 @@ class GenericCrawl:
             children = await self._follow(resp, record)
         record["error"] = "; ".join(errors) or None
         await self._archive(resp, record)
+        self._check_shared(record)
         yield record
         for child in children:
             yield child
@@ -338,7 +359,7 @@ class GenericCrawl:
             else:
                 self._skipped[reason] += 1
         record["links_out"] = len(in_scope)
-        record["_links"] = in_scope
+        record[LINKS_KEY] = in_scope
         depth = resp.request.depth + 1
         max_depth = self.config.max_depth
         if max_depth is not None and depth > max_depth:
@@ -368,8 +389,15 @@ class GenericCrawl:
             "error": None,
         }
         if resp is not None and resp.redirects:
-            record["_redirects"] = [*resp.redirects, resp.url]
+            record[REDIRECTS_KEY] = [*resp.redirects, resp.url]
         return record
+
+    def _check_shared(self, record: Item) -> None:
+        """In a shared crawl the items go straight to Redis, past the PageStore that
+        stops a local crawl on a full disk: stop here instead (the page itself is
+        recorded as a callback error; its archive copy is what was lost)."""
+        if self.redis is not None and STORAGE_ERROR_KEY in record:
+            raise StorageError(str(record.pop(STORAGE_ERROR_KEY)))
 
     async def _failed(self, request: Request, exc: FetchError) -> list[Item]:
         """The engine's on_failure hook: a record for a request that failed for good."""
@@ -378,6 +406,7 @@ class GenericCrawl:
         record["error"] = f"{exc.kind}: {exc.message}"[:300]
         if resp is not None:
             await self._archive(resp, record)
+            self._check_shared(record)
         return [record]
 
     async def _archive(self, resp: Response, record: Item) -> None:
