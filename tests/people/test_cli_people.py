@@ -30,7 +30,7 @@ def test_config_command_shows_each_source(
 
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         _config_cmd.register(sub)
-    args, _ = resolve_settings(parser, ["config", "douban"], {}, tmp_path)
+    args = resolve_settings(parser, ["config", "douban"], {}, tmp_path)
     assert args.run(args) == 0
     out = capsys.readouterr().out
     assert "file corocrawl.toml [douban]" in out
@@ -90,7 +90,7 @@ def test_config_of_a_command_with_a_required_argument(
         pytest.skip("no crawl command on this branch")
     if "config" not in sub.choices:
         _config_cmd.register(sub)
-    args, _ = resolve_settings(parser, ["config", "crawl"], {}, tmp_path)
+    args = resolve_settings(parser, ["config", "crawl"], {}, tmp_path)
     assert args.run(args) == 0  # crawl's URL argument is not needed to show settings
     out = capsys.readouterr().out
     assert "--max-depth" in out and "file corocrawl.toml [crawl]" in out

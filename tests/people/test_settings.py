@@ -1,16 +1,20 @@
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
 from corocrawl._exceptions import ConfigError
-from corocrawl.cli._settings import resolve_settings
+from corocrawl.cli._settings import CommandParser, Settings, resolve_settings
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="corocrawl")
+def _resolve(*args: object) -> tuple[Settings, dict[str, str]]:
+    settings = resolve_settings(*args)  # type: ignore[arg-type]
+    return settings, settings.sources
+
+
+def _parser() -> CommandParser:
+    parser = CommandParser(prog="corocrawl")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     sub = parser.add_subparsers(metavar="COMMAND")
     douban = sub.add_parser("douban")
@@ -42,7 +46,7 @@ def test_layers_defaults_file_env_flags(tmp_path: Path) -> None:
         '[douban]\ncity = "shanghai"\noutput = ["a.jsonl", "b.csv"]\nfresh = true\n',
     )
     env = {"COROCRAWL_PER_HOST": "2", "COROCRAWL_DELAY": "0.5", "PATH": "/bin"}
-    args, sources = resolve_settings(_parser(), ["douban", "--delay", "3"], env, tmp_path)
+    args, sources = _resolve(_parser(), ["douban", "--delay", "3"], env, tmp_path)
     assert args.run == "douban"
     assert (args.city, args.concurrency, args.per_host, args.delay) == ("shanghai", 64, 2, 3.0)
     assert args.outputs == ["a.jsonl", "b.csv"] and args.fresh is True
@@ -57,42 +61,42 @@ def test_layers_defaults_file_env_flags(tmp_path: Path) -> None:
 
 
 def test_no_file_means_defaults(tmp_path: Path) -> None:
-    args, sources = resolve_settings(_parser(), ["douban"], {}, tmp_path)
+    args, sources = _resolve(_parser(), ["douban"], {}, tmp_path)
     assert args.concurrency == 32 and args.config is None
     assert set(sources.values()) == {"default"}
 
 
 def test_keys_of_other_commands_are_fine(tmp_path: Path) -> None:
     _write(tmp_path, 'concurrency = 64\ndb = "x.db"\n')
-    args, sources = resolve_settings(_parser(), ["report"], {}, tmp_path)
+    args, sources = _resolve(_parser(), ["report"], {}, tmp_path)
     assert args.db == "x.db" and not hasattr(args, "concurrency")
     assert sources["db"] == "file corocrawl.toml"
 
 
 def test_flag_with_default_value_still_counts_as_flag(tmp_path: Path) -> None:
     _write(tmp_path, "concurrency = 64\n")
-    args, sources = resolve_settings(_parser(), ["douban", "--concurrency", "32"], {}, tmp_path)
+    args, sources = _resolve(_parser(), ["douban", "--concurrency", "32"], {}, tmp_path)
     assert args.concurrency == 32 and sources["concurrency"] == "flag --concurrency"
 
 
 def test_config_flag_and_env(tmp_path: Path) -> None:
     other = _write(tmp_path, "concurrency = 5\n", "ci.toml")
     _write(tmp_path, "concurrency = 64\n")
-    args, sources = resolve_settings(
+    args, sources = _resolve(
         _parser(), ["douban", "--config", "ci.toml"], {}, tmp_path
     )
     assert args.concurrency == 5 and sources["concurrency"] == "file ci.toml"
     assert sources["config"] == "flag --config"
     env = {"COROCRAWL_CONFIG": str(other)}
-    args, sources = resolve_settings(_parser(), ["douban"], env, tmp_path)
+    args, sources = _resolve(_parser(), ["douban"], env, tmp_path)
     assert args.concurrency == 5 and sources["config"] == "env COROCRAWL_CONFIG"
-    args, _ = resolve_settings(_parser(), ["--config", "ci.toml", "douban"], {}, tmp_path)
+    args, _ = _resolve(_parser(), ["--config", "ci.toml", "douban"], {}, tmp_path)
     assert args.concurrency == 5
 
 
 def test_env_switches_and_lists(tmp_path: Path) -> None:
     env = {"COROCRAWL_FRESH": "yes", "COROCRAWL_OUTPUT": "a.jsonl, b.csv", "COROCRAWL_VERBOSE": "2"}
-    args, sources = resolve_settings(_parser(), ["douban"], env, tmp_path)
+    args, sources = _resolve(_parser(), ["douban"], env, tmp_path)
     assert args.fresh is True and args.outputs == ["a.jsonl", "b.csv"] and args.verbose == 2
     assert sources["verbose"] == "env COROCRAWL_VERBOSE"
 
@@ -100,7 +104,7 @@ def test_env_switches_and_lists(tmp_path: Path) -> None:
 def test_unknown_env_variable_is_only_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    args, _ = resolve_settings(_parser(), ["douban"], {"COROCRAWL_CONCURENCY": "3"}, tmp_path)
+    args, _ = _resolve(_parser(), ["douban"], {"COROCRAWL_CONCURENCY": "3"}, tmp_path)
     assert args.concurrency == 32
     assert "did you mean 'concurrency'" in caplog.text
 

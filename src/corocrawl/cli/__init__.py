@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import __version__
 from .._exceptions import CorocrawlError, UsageError
-from ._settings import CONFIG_FILE, ENV_PREFIX, resolve_settings
+from ._settings import CONFIG_FILE, ENV_PREFIX, CommandParser, resolve_settings
 
 #: Every subcommand: (name, module in cli/, one-line help), in the order --help lists them.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -55,16 +55,20 @@ EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(CommandParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse prints usage + message and exits 2 already; keep it one line.
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser(*, commands: bool | str = True) -> argparse.ArgumentParser:
+def build_parser(*, commands: bool | str = True, relaxed: bool = False) -> CommandParser:
     """The ``corocrawl`` parser with every command (``True``), or listing them without
-    loading them (``False``), or with just the named one loaded."""
+    loading them (``False``), or with just the named one loaded.
+
+    ``relaxed``: no argument is required (``corocrawl config`` parses a command
+    line only to show its settings)."""
     parser = _Parser(
+        relaxed=relaxed,
         prog="corocrawl",
         description="A fast, crash-safe web crawler built on asyncio coroutines.",
         epilog="examples:\n"
@@ -129,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(commands=True if everything else command)
     try:
         # Flags, then COROCRAWL_* variables, then corocrawl.toml, then defaults.
-        args, _sources = resolve_settings(parser, arguments, os.environ, Path.cwd())
+        args = resolve_settings(parser, arguments, os.environ, Path.cwd())
     except UsageError as exc:
         print(f"corocrawl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -24,6 +24,7 @@ from .._exceptions import MissingExtra, UsageError
 from .._request import Request
 from .._response import Response
 from ._options import positive_int
+from ._settings import AddsCommands, Settings
 
 EXAMPLES = """examples:
   corocrawl bench                              # 40 movies, 0.5-2 s a page
@@ -56,7 +57,7 @@ def latency_range(text: str) -> tuple[float, float]:
     return parts[0], parts[1]
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "bench",
         help="crawl the replica sequentially, with threads and with corocrawl; compare",
@@ -172,7 +173,7 @@ def _check_plot(path: Path | None) -> Any:
     return plt
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     plt = _check_plot(args.plot)
     try:
         from ..demo import DemoConfig, DemoServerThread

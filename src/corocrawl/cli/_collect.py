@@ -7,9 +7,10 @@ import asyncio
 from pathlib import Path
 
 from .._exceptions import UsageError
+from ._settings import AddsCommands, Settings
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: AddsCommands) -> None:
     """Add the ``collect`` subcommand."""
     parser = subparsers.add_parser(
         "collect",
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     """Collect; exit 0 with items, 1 when the crawl holds none."""
     from ..redis import DEFAULT_CRAWL_NAME, require_redis
     from ..redis._worker import collect

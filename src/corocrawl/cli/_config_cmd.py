@@ -13,8 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._exceptions import UsageError
-from ._options import crawl_default
-from ._settings import CONFIG_FILE, resolve_settings, settings_options
+from ._settings import CONFIG_FILE, Settings, resolve_settings, with_spider
 
 DEFAULT_COMMAND = "douban"
 
@@ -46,7 +45,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--config",
         metavar="PATH",
-        default=argparse.SUPPRESS,
         help=f"read options from this TOML file (default: ./{CONFIG_FILE} if present)",
     )
     parser.add_argument(
@@ -58,49 +56,42 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     """Print the effective settings as a table (option, value, source)."""
-    from . import build_parser  # the full parser, built fresh: resolution mutates it
+    from . import build_parser  # relaxed: COMMAND's required arguments are optional here
 
-    parser = build_parser()
-    commands = _subcommands(parser)
-    if args.command not in commands or args.command == "config":
-        choices = ", ".join(sorted(c for c in commands if c != "config"))
+    parser = build_parser(relaxed=True)
+    if args.command not in parser.commands or args.command == "config":
+        choices = ", ".join(sorted(c for c in parser.commands if c != "config"))
         raise UsageError(f"no command {args.command!r} to show settings for; pick one of {choices}")
-    _relax_required(commands[args.command])
     argv = [args.command, *args.arguments]
-    config = getattr(args, "config", None)
-    if config:
-        argv += ["--config", config]
-    namespace, sources = resolve_settings(parser, argv, os.environ, Path.cwd())
-    if args.command == "run" and getattr(namespace, "spider", None):
-        _fill_from_spider(namespace, sources, namespace.spider)
+    if args.config:
+        argv += ["--config", args.config]
+    settings = resolve_settings(parser, argv, os.environ, Path.cwd())
+    if args.command == "run" and settings.spider:
+        settings = _with_spider_file(settings, settings.spider)
 
     console = Console(file=sys.stdout, soft_wrap=True)
-    used = namespace.config or f"none (no ./{CONFIG_FILE})"
+    used = settings.config or f"none (no ./{CONFIG_FILE})"
     console.print(Text.assemble("settings of ", (f"corocrawl {args.command}", "bold"),
                                 f"; config file: {used}"))
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("option")
     table.add_column("value", overflow="fold")
     table.add_column("source")
-    for dest, flag in settings_options(parser, args.command):
-        source = sources.get(dest, "default")
+    for setting in settings.declared:
+        source = settings.sources.get(setting.name, "default")
         style = "dim" if source == "default" else ""
-        value = getattr(namespace, dest, None)
-        if value is None and source == "default":
-            # Crawl flags default to "not given"; show what the crawl then uses.
-            value = crawl_default(commands[args.command], dest)
         # Text, not markup: "[douban]" and values from files are shown as written.
-        cells = (flag, repr(value), source)
+        cells = (setting.flag, repr(settings.values.get(setting.name)), source)
         table.add_row(*(Text(cell) for cell in cells), style=style)
     console.print(table)
     return 0
 
 
-def _fill_from_spider(namespace: argparse.Namespace, sources: dict[str, str], path: str) -> None:
+def _with_spider_file(settings: Settings, path: str) -> Settings:
     """What the spider file sets, where no flag, variable or file entry overrides it."""
-    from .._config import CrawlConfig
+    from ._options import spider_values
     from ._spider_file import SpiderImportError, load_spider
 
     try:
@@ -108,30 +99,4 @@ def _fill_from_spider(namespace: argparse.Namespace, sources: dict[str, str], pa
     except SpiderImportError as exc:
         sys.stderr.write(exc.report)  # the user's own traceback, as `run` shows it
         raise
-    defaults = CrawlConfig()
-    for dest, source in sources.items():
-        if source != "default" or not hasattr(config, dest):
-            continue
-        value = getattr(config, dest)
-        setattr(namespace, dest, value)
-        if value != getattr(defaults, dest):
-            sources[dest] = f"spider {path}"
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
-
-
-def _relax_required(parser: argparse.ArgumentParser) -> None:
-    """Let COMMAND parse without its required arguments (e.g. crawl's URL): we only
-    show settings. The parser was built for this call alone, so changing it is safe."""
-    for action in parser._actions:
-        if action.option_strings:
-            action.required = False
-        elif action.nargs is None:
-            action.nargs = "?"
-        elif action.nargs == "+":
-            action.nargs = "*"
+    return with_spider(settings, path, spider_values(config))

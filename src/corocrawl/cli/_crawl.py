@@ -21,11 +21,12 @@ from ._options import (
     add_crawl_options,
     check_db_path,
     check_log_json,
-    config_from_args,
+    crawl_config,
     non_negative_int,
 )
 from ._output import command_output, console, print_summary
 from ._redis_options import add_redis_arguments, redis_options_from_args
+from ._settings import AddsCommands, Settings
 
 if TYPE_CHECKING:
     from ..redis import RedisOptions
@@ -56,7 +57,7 @@ def _size(text: str) -> int:
     return value
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "crawl",
         help="crawl any site: follow links within scope, record every page",
@@ -108,7 +109,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(run=run)
 
 
-def options_from_args(args: argparse.Namespace) -> GenericOptions:
+def options_from_args(args: Settings) -> GenericOptions:
     """The crawl's options; bad patterns fail here, before any request."""
     compile_patterns(args.include, "--include")
     compile_patterns(args.exclude, "--exclude")
@@ -132,21 +133,21 @@ def options_from_args(args: argparse.Namespace) -> GenericOptions:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     options = options_from_args(args)
     outputs = [check_export_path(out) for out in args.output]
     # --redis: one worker of a shared crawl, its pages kept in Redis (--db only
     # with --collect, which gathers the whole crawl's pages there at the end).
     shared = redis_options_from_args(args)
     db = check_db_path(args.db) if shared is None or shared.collect_db else None
-    config = config_from_args(args, CrawlConfig())
-    changes: dict[str, object] = {}
+    config = crawl_config(args, CrawlConfig())
+    changes: dict[str, Any] = {}
     if args.max_depth is not None:
         changes["max_depth"] = args.max_depth
     if args.max_body is not None:
         changes["max_body"] = args.max_body
     if changes:
-        config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+        config = dataclasses.replace(config, **changes)
     check_log_json(args.log_json)
     if shared is not None:
         crawl = GenericCrawl(options, config=config, redis=shared)

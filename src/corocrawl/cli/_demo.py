@@ -10,6 +10,7 @@ from ..demo import DemoConfig, DemoServerThread
 from ..spiders.douban import BROWSER_USER_AGENT
 from ._douban import crawl_douban
 from ._options import add_crawl_options, add_output_options, positive_int
+from ._settings import AddsCommands, Settings
 
 
 def _latency(text: str) -> tuple[float, float]:
@@ -25,7 +26,7 @@ def _latency(text: str) -> tuple[float, float]:
     return pair
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "demo",
         help="crawl the embedded douban replica (offline) and show the movies",
@@ -68,7 +69,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(run=run, fresh=True)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     cities = tuple(c.strip() for c in args.cities.split(",") if c.strip())
     config = DemoConfig(movies=args.movies, cities=cities, latency=args.latency)
     with DemoServerThread(config) as server:

@@ -26,7 +26,7 @@ from ._options import (
     add_output_options,
     check_db_path,
     check_log_json,
-    config_from_args,
+    crawl_config,
 )
 from ._output import (
     command_output,
@@ -37,6 +37,7 @@ from ._output import (
     run_crawler,
 )
 from ._redis_options import add_redis_arguments, redis_options_from_args
+from ._settings import AddsCommands, Settings
 
 EXAMPLES = """examples:
   corocrawl douban --city shanghai -o movies.jsonl -o movies.csv
@@ -46,7 +47,7 @@ EXAMPLES = """examples:
 """
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "douban",
         help="crawl douban's upcoming movies (即将上映) with posters",
@@ -83,22 +84,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     start_urls = args.start_urls or [list_url(args.city)]
     return crawl_douban(args, start_urls)
 
 
 def crawl_douban(
-    args: argparse.Namespace, start_urls: Sequence[str], *, fresh: bool | None = None
+    args: Settings, start_urls: Sequence[str], *, fresh: bool | None = None
 ) -> int:
     """Crawl ``start_urls`` into ``args.db``, export, print; return the exit code."""
     start_urls = [str(parse_url(url)) for url in start_urls]
     outputs = [check_export_path(out) for out in args.output]
     db = check_db_path(args.db)
     check_log_json(getattr(args, "log_json", None))
-    config = config_from_args(args, CrawlConfig(user_agent=BROWSER_USER_AGENT))
-    # Flags override the polite defaults for douban's own hosts.
-    polite = args.per_host is None and args.delay is None
+    config = crawl_config(args, CrawlConfig(user_agent=BROWSER_USER_AGENT))
+    # Flags (and env, file) override the polite defaults for douban's own hosts.
+    polite = not args.given("per_host") and not args.given("delay")
     shared = redis_options_from_args(args)
     # One runner for every spider: the douban one runs like a user's (corocrawl run),
     # in the SQLite --db or as one worker of a shared Redis crawl.

@@ -7,10 +7,11 @@ import argparse
 from .._exceptions import UsageError
 from ..sinks._files import check_export_path, export_items
 from ..store import StoreReader
+from ._settings import AddsCommands, Settings
 from ._store_args import add_db_option, existing_db
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "export",
         help="write the items of a stored crawl to .jsonl, .json or .csv",
@@ -38,7 +39,7 @@ def parse_fields(text: str | None) -> list[str] | None:
     return fields
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     fields = parse_fields(args.fields)
     outputs = [check_export_path(out) for out in args.output]
     path = existing_db(args.db)

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from .._exceptions import UsageError
+from ._settings import AddsCommands, Settings
 
 EXAMPLES = """examples:
   corocrawl crawl https://example.com/ --db site.db && corocrawl links --db site.db
@@ -53,7 +54,7 @@ class Finding:
         }
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "links",
         help="report broken links (4xx, 5xx, unreachable, long redirect chains) of a crawl",
@@ -140,7 +141,7 @@ def _linking(db: sqlite3.Connection, target: str, referrer: str | None) -> list[
     return sources
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     if args.max_redirects < 0:
         raise UsageError("--max-redirects must be 0 or more")
     findings = find_broken(Path(args.db), max_redirects=args.max_redirects)

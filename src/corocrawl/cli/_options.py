@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
-import weakref
 from pathlib import Path
+from typing import Any, Protocol
 
 from .._config import CrawlConfig, Timeouts
 from .._exceptions import UsageError
+from ._settings import Settings
+
+
+class AddsArguments(Protocol):
+    """A parser or an argument group: anything with ``add_argument``."""
+
+    def add_argument(self, *names: Any, **kwargs: Any) -> Any: ...
 
 
 def _whole_number(text: str, least: int) -> int:
@@ -65,71 +73,58 @@ def seconds(text: str) -> float:
     return value
 
 
-#: The CrawlConfig each command starts from, by parser: the one source of the
-#: defaults that --help and ``corocrawl config`` show. The flags themselves
-#: default to None, meaning "not given": a command may then pick its own value
-#: (douban's politeness towards its own hosts).
-_BASES: weakref.WeakKeyDictionary[argparse.ArgumentParser, CrawlConfig] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def crawl_default(parser: argparse.ArgumentParser, dest: str) -> object | None:
-    """What the crawl option ``dest`` of ``parser`` is when not given (None: not one)."""
-    base = _BASES.get(parser)
-    if base is None:
-        return None
-    if dest == "timeout":
-        return base.timeouts.total
-    if dest == "headers":
-        return [f"{name}: {value}" for name, value in base.headers]
-    if dest in CrawlConfig.__dataclass_fields__:
-        value: object = getattr(base, dest)
-        return value
-    return None
+#: The crawl options and the CrawlConfig field each one sets (``timeout``: the
+#: total of ``timeouts``; ``headers`` are added to the base's).
+_CRAWL_FIELDS = ("concurrency", "processes", "per_host", "delay", "user_agent", "retries",
+                 "max_pages", "max_time", "proxy")
 
 
 def add_crawl_options(parser: argparse.ArgumentParser, base: CrawlConfig | None = None) -> None:
     """Concurrency, politeness, retries and limits: the engine's knobs.
 
-    ``base`` is the config the command applies them to; --help shows its values.
+    ``base`` is the config the command applies them to: the options' defaults,
+    which --help and ``corocrawl config`` show.
     """
     base = base if base is not None else CrawlConfig()
-    _BASES[parser] = base
     group = parser.add_argument_group("crawl")
-    group.add_argument("--concurrency", type=positive_int, metavar="N",
+    group.add_argument("--concurrency", type=positive_int, metavar="N", default=base.concurrency,
                        help=f"requests in flight at once, all hosts (default {base.concurrency})")
-    group.add_argument("--per-host", type=positive_int, metavar="N",
+    group.add_argument("--per-host", type=positive_int, metavar="N", default=base.per_host,
                        help=f"requests in flight at once to one host (default {base.per_host})")
-    group.add_argument("--delay", type=seconds, metavar="SECONDS",
+    group.add_argument("--delay", type=seconds, metavar="SECONDS", default=base.delay,
                        help="minimum time between requests to one host, with jitter "
                        f"(default {base.delay:g})")
-    group.add_argument("--processes", type=positive_int, metavar="N",
+    group.add_argument("--processes", type=positive_int, metavar="N", default=base.processes,
                        help=f"processes that parse pages (default {base.processes}: parse in "
                        "the event loop)")
-    _add_request_options(group)
-    group.add_argument("--retries", type=int, metavar="N",
+    _add_request_options(group, base)
+    group.add_argument("--retries", type=non_negative_int, metavar="N", default=base.retries,
                        help="retries on timeouts, connection errors, 5xx and 429 "
                        f"(default {base.retries})")
-    group.add_argument("--timeout", type=seconds, metavar="SECONDS",
-                       help=f"total time limit of one request (default {base.timeouts.total:g})")
-    group.add_argument("--max-pages", type=positive_int, metavar="N",
+    _add_timeout(group, base, "total time limit of one request")
+    group.add_argument("--max-pages", type=positive_int, metavar="N", default=base.max_pages,
                        help="stop after fetching N pages")
-    group.add_argument("--max-time", type=seconds, metavar="SECONDS",
+    group.add_argument("--max-time", type=seconds, metavar="SECONDS", default=base.max_time,
                        help="stop gracefully after this long")
     group.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     group.add_argument("--log-json", metavar="FILE",
                        help="write JSON-lines events (start, page, error, retry, finish) to FILE")
 
 
-def _add_request_options(group: argparse._ArgumentGroup) -> None:
+def _add_timeout(group: AddsArguments, base: CrawlConfig, what: str) -> None:
+    group.add_argument("--timeout", type=seconds, metavar="SECONDS", default=base.timeouts.total,
+                       help=f"{what} (default {base.timeouts.total:g})")
+
+
+def _add_request_options(group: AddsArguments, base: CrawlConfig) -> None:
     """How each request is sent: identity, extra headers, proxy."""
-    group.add_argument("--user-agent", metavar="UA", help="the User-Agent header to send")
-    group.add_argument("--header", dest="headers", action="append", type=header,
+    group.add_argument("--user-agent", metavar="UA", default=base.user_agent,
+                       help="the User-Agent header to send")
+    group.add_argument("--header", dest="headers", action="append", type=header, default=[],
                        metavar="'NAME: VALUE'",
                        help="send this header with every request; repeatable "
                        "(in corocrawl.toml: headers = ['NAME: VALUE', ...])")
-    group.add_argument("--proxy", type=proxy_url, metavar="URL",
+    group.add_argument("--proxy", type=proxy_url, metavar="URL", default=base.proxy,
                        help="send every request through this HTTP proxy (default: "
                        "HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment)")
 
@@ -137,33 +132,31 @@ def _add_request_options(group: argparse._ArgumentGroup) -> None:
 def add_fetch_options(parser: argparse.ArgumentParser) -> None:
     """The options of a command that fetches single pages the way a crawl would."""
     base = CrawlConfig()
-    _BASES[parser] = base
     group = parser.add_argument_group("request")
-    _add_request_options(group)
-    group.add_argument("--timeout", type=seconds, metavar="SECONDS",
-                       help=f"total time limit of the request (default {base.timeouts.total:g})")
+    _add_request_options(group, base)
+    _add_timeout(group, base, "total time limit of the request")
 
 
-def config_from_args(args: argparse.Namespace, base: CrawlConfig) -> CrawlConfig:
-    """``base`` with every crawl option the user gave applied on top."""
-    changes: dict[str, object] = {}
-    names = ("concurrency", "processes", "per_host", "delay", "user_agent", "retries",
-             "max_pages", "max_time", "proxy")
-    for name in names:
-        value = getattr(args, name, None)
-        if value is not None:
-            changes[name] = value
-    if getattr(args, "headers", None):
-        changes["headers"] = (*base.headers, *args.headers)
-    if getattr(args, "timeout", None) is not None:
-        total = args.timeout
+def crawl_config(settings: Settings, base: CrawlConfig) -> CrawlConfig:
+    """``base`` with every crawl option the user set (flag, env, file) applied on top."""
+    changes: dict[str, Any] = {
+        name: getattr(settings, name)
+        for name in _CRAWL_FIELDS
+        if settings.given(name) and name in settings.values
+    }
+    if settings.given("headers") and settings.headers:
+        changes["headers"] = (*base.headers, *settings.headers)
+    if settings.given("timeout"):
+        total = settings.timeout
         changes["timeouts"] = Timeouts(connect=min(10.0, total), read=total, total=total)
-    retries = getattr(args, "retries", None)
-    if retries is not None and retries < 0:
-        raise UsageError(f"--retries must be 0 or more, got {retries}")
-    import dataclasses
+    return dataclasses.replace(base, **changes)
 
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+def spider_values(config: CrawlConfig) -> dict[str, Any]:
+    """A spider's own CrawlConfig as crawl option values (the ``spider FILE`` layer)."""
+    values: dict[str, Any] = {name: getattr(config, name) for name in _CRAWL_FIELDS}
+    values["timeout"] = config.timeouts.total
+    return values
 
 
 def check_db_path(text: str) -> Path:

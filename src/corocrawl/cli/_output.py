@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import heapq
 import time
@@ -23,6 +22,7 @@ from .._run import RunOutput
 from .._running import graceful_signals, loop_factory
 from .._stats import CrawlStats
 from ..redis import RedisOptions
+from ._settings import Settings
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -50,7 +50,7 @@ def run_crawler(
         return runner.run(crawl())
 
 
-def command_output(args: argparse.Namespace, *, warn: bool = True) -> RunOutput:
+def command_output(args: Settings, *, warn: bool = True) -> RunOutput:
     """What a crawling command shows: progress (a plain line when not a terminal) and
     the summary unless ``--quiet``; ``--log-json`` events."""
     quiet = bool(getattr(args, "quiet", False))

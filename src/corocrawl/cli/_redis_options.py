@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..redis import RedisOptions
+    from ._settings import Settings
 
 #: ``corocrawl.redis.DEFAULT_CRAWL_NAME``, written out: importing it would load the
 #: Redis client just to print --help (tests/redis/test_redis_worker.py checks they agree).
@@ -45,7 +46,7 @@ def add_redis_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def redis_options_from_args(args: argparse.Namespace) -> RedisOptions | None:
+def redis_options_from_args(args: Settings) -> RedisOptions | None:
     """The worker's RedisOptions from parsed flags, or None without ``--redis``."""
     from ..redis import RedisOptions, require_redis
 

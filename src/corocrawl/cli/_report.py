@@ -14,6 +14,7 @@ from typing import Any
 from .._exceptions import StorageError, UsageError
 from .._posters import find_poster
 from ..report import DEFAULT_TITLE, write_gallery
+from ._settings import Settings
 
 DEFAULT_DB = "corocrawl.db"
 DEFAULT_OUTPUT = "movies.html"
@@ -61,7 +62,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     """Read the items, write the gallery, print where it is."""
     items = list(read_items(Path(args.db)))
     posters = Path(args.posters) if args.posters else None

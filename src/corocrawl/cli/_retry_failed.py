@@ -6,10 +6,11 @@ import argparse
 import asyncio
 
 from ..store import SqliteStore
+from ._settings import AddsCommands, Settings
 from ._store_args import add_db_option, existing_db
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "retry-failed",
         help="queue the failed requests of a stored crawl again",
@@ -27,7 +28,7 @@ async def _requeue(store: SqliteStore) -> int:
         return await store.requeue_failed()
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     path = existing_db(args.db)
     # Opening takes the process lock: a crawl running on this file is refused, not raced.
     count = asyncio.run(_requeue(SqliteStore(path)))

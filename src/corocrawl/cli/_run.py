@@ -10,9 +10,11 @@ from ._options import (
     add_output_options,
     check_db_path,
     check_log_json,
-    config_from_args,
+    crawl_config,
+    spider_values,
 )
 from ._redis_options import add_redis_arguments, redis_options_from_args
+from ._settings import AddsCommands, Settings, with_spider
 
 EXAMPLES = """examples:
   corocrawl run spider.py -o items.jsonl                  # SQLite corocrawl.db; rerun resumes
@@ -22,7 +24,7 @@ EXAMPLES = """examples:
 """
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "run",
         help="run the Crawler a Python file defines (persistence, resume, progress, exports)",
@@ -45,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     # Imported here, not at the top: `corocrawl run --help` needs none of the engine.
     from ..sinks._files import check_export_path
     from ._output import command_output, run_crawler
@@ -60,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     except SpiderImportError as exc:
         sys.stderr.write(exc.report)
         raise
-    crawler.config = config_from_args(args, crawler.config)
+    # The spider file's own settings sit under corocrawl.toml, env and flags.
+    args = with_spider(args, args.spider, spider_values(crawler.config))
+    crawler.config = crawl_config(args, crawler.config)
     if args.start_urls:
         replace_start_urls(crawler, args.start_urls)
     stats = run_crawler(crawler, command_output(args), db=db, redis=shared, fresh=args.fresh)

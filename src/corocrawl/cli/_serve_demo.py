@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import UsageError
 from .._running import loop_factory
+from ._settings import Settings
 
 if TYPE_CHECKING:  # the demo (and aiohttp) load only when the command runs
     from ..demo import DemoConfig
@@ -97,7 +98,7 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def config_from_args(args: argparse.Namespace) -> DemoConfig:
+def config_from_args(args: Settings) -> DemoConfig:
     """The ``DemoConfig`` the flags describe; a ``UsageError`` names the bad flag."""
     from ..demo import DemoConfig
 
@@ -124,7 +125,7 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     """Serve until SIGINT or SIGTERM; exit code 0."""
     config = config_from_args(args)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:

@@ -19,7 +19,8 @@ import sys
 from typing import Any
 
 from .._exceptions import CorocrawlError, UsageError
-from ._options import add_fetch_options, config_from_args
+from ._options import add_fetch_options, crawl_config
+from ._settings import AddsCommands, Settings
 
 EXAMPLES = """examples:
   corocrawl shell https://movie.douban.com/cinema/later/beijing/
@@ -28,7 +29,7 @@ EXAMPLES = """examples:
 """
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "shell",
         help="fetch a page and try selectors on it in Python (resp.css ...)",
@@ -45,12 +46,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     from .. import CrawlConfig, Request, Response
     from .._fetcher import Fetcher, FetchError
     from .._request import parse_url
 
-    config = config_from_args(args, CrawlConfig())
+    config = crawl_config(args, CrawlConfig())
     request = Request(str(parse_url(args.url)))
 
     async def fetch() -> Response:

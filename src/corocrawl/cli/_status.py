@@ -6,10 +6,11 @@ import argparse
 import time
 
 from ..store import StoreReader, StoreStatus
+from ._settings import AddsCommands, Settings
 from ._store_args import add_db_option, existing_db
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: AddsCommands) -> None:
     parser = sub.add_parser(
         "status",
         help="show a stored crawl's progress: pending, done, failed, items",
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Settings) -> int:
     if args.redis:
         from ..redis import format_status, redis_status, require_redis
 
