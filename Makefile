@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest bench bench-memory bench-store bench-redis clean
+.PHONY: demo test lint typecheck pytest bench bench-memory bench-store bench-redis bench-broad clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "corocrawl needs Python 3.11+"'
@@ -40,6 +40,11 @@ bench-store: $(STAMP)
 
 bench-redis: $(STAMP)
 	$(PY) bench/bench_redis.py
+
+# Many hosts on loopback: scheduling, Crawl-delay, memory and sockets per host.
+# Minutes to an hour on main's engine; see bench/broad/run.py --help for smaller runs.
+bench-broad: $(STAMP)
+	$(PY) bench/broad/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
