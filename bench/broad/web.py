@@ -52,6 +52,7 @@ class WebSpec:
     slow_pages: int = 0  # 0: no slow host
     slow_latency: float = 0.5
     crawl_delay: float | None = None  # robots.txt Crawl-delay on every host
+    robots_latency: float | None = None  # None: as the host's index page
     hosts_per_address: int = 1000
     hosts_per_shard: int = 4000
 
@@ -162,7 +163,8 @@ async def _serve_shard(spec: WebSpec, shard: int, workdir: Path) -> None:
         path = request.path
         if path == "/robots.txt":
             log.robots += 1
-            await asyncio.sleep(spec.latency_of(host, "/"))
+            delay = spec.robots_latency
+            await asyncio.sleep(spec.latency_of(host, "/") if delay is None else delay)
             return web.Response(text=robots)
         if path not in spec.pages_of(host):
             return web.Response(status=404, text="not found")
