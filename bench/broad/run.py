@@ -205,11 +205,11 @@ def measure(crawler: str, scenario: Scenario, args: argparse.Namespace, tmp: Pat
             result.small_done = max(stats[h]["last"] for h in small) - t0
         if stats.get(SLOW, {}).get("paths", 0) == spec.slow_pages:
             result.slow_done = stats[SLOW]["last"] - t0
-        small_started = [stats[h]["first"] - t0 for h in small if stats.get(h, {}).get("first")]
+        small_started = [stats[h]["first_page"] - t0 for h in small if stats.get(h, {}).get("first_page")]
         if small_started:
-            result.notes.append(f"first small-host request at {min(small_started):.1f} s")
+            result.notes.append(f"first small-host page at {min(small_started):.1f} s")
         else:
-            result.notes.append("no small host got a request")
+            result.notes.append("no small host got a page request")
     if pages < spec.pages_total:
         result.notes.append(f"{spec.pages_total - pages:,} of {spec.pages_total:,} pages not fetched")
     if watch.returncode not in (0, None) and not watch.killed:

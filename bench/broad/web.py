@@ -124,7 +124,8 @@ class HostLog:
     hits: int = 0
     robots: int = 0
     busy: float = 0.0  # seconds spent serving pages, summed over requests
-    first: float = 0.0
+    first: float = 0.0  # any request, robots.txt included
+    first_page: float = 0.0
     last: float = 0.0
 
 
@@ -178,6 +179,7 @@ async def _serve_shard(spec: WebSpec, shard: int, workdir: Path) -> None:
         else:
             body = _page(f"{host} {path}", [])
         end = time.time()
+        log.first_page = log.first_page or start
         log.paths.add(path)
         log.hits += 1
         log.busy += end - start
