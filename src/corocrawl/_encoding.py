@@ -99,6 +99,7 @@ _MULTIBYTE = (*_CHINESE, *_JAPANESE, _KOREAN)
 # Korean puts spaces between words, Chinese and Japanese do not: a space between two
 # non-ASCII bytes is common in Korean text and rare in the others, whatever the encoding.
 _SPACED = re.compile(rb"[\x80-\xff] [\x80-\xff]")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def _shares(text: str) -> tuple[float, float, float]:
@@ -137,7 +138,7 @@ def _multibyte_guess(body: bytes) -> str | None:
     decode anything.
     """
     sample = body[:262144]
-    non_ascii = sum(byte >= 0x80 for byte in sample)
+    non_ascii = len(sample) - len(sample.translate(None, _HIGH_BYTES))
     if not non_ascii:
         return None
     shares: dict[str, tuple[float, float, float]] = {}
