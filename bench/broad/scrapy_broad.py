@@ -5,6 +5,12 @@ a downloader middleware that runs first (robots.txt requests pass through it too
 ``meta["download_slot"]`` to the URL's ``host:port``. Scrapy does not read robots.txt
 ``Crawl-delay``: ``--delay`` sets DOWNLOAD_DELAY, its per-slot delay, instead.
 
+Twisted's own reactor, not the asyncio one Scrapy 2.19 installs by default: under the
+asyncio reactor its downloader starts each download with ``loop.create_task``, so a
+slot's ``transferring`` set fills only after the loop that checks it has emptied the
+slot's queue, and one host got 18 requests at once against CONCURRENT_REQUESTS_PER_DOMAIN
+= 2 (measured here). With Twisted's reactor the coroutine starts at once and the cap holds.
+
     python scrapy_broad.py SEED --concurrency 64 --per-host 2 [--delay 1]
 """
 
@@ -50,10 +56,12 @@ def main() -> None:
         "CONCURRENT_REQUESTS": args.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": args.per_host,
         "DOWNLOAD_DELAY": args.delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": False,
+        "DOWNLOAD_DELAY_JITTER": 0,
         "ROBOTSTXT_OBEY": True,
         "LOG_LEVEL": "WARNING",
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+        "TWISTED_REACTOR": "twisted.internet.epollreactor.EPollReactor",
         "CLOSESPIDER_TIMEOUT": args.max_time,
         "DOWNLOADER_MIDDLEWARES": {f"{__name__}.SlotPerNetloc": 1},
     }
