@@ -245,7 +245,7 @@ def targets(results: list[Result], concurrency: int) -> list[str]:
 
     def verdict(name: str, ok: bool | None, detail: str) -> None:
         mark = "not measured" if ok is None else ("met" if ok else "MISSED")
-        lines.append(f"- {name}: {mark} — {detail}")
+        lines.append(f"- {name}: {mark} — {detail or 'scenario not run'}")
 
     small = ours.get("small")
     verdict("small hosts ≤ 1.5× ideal", None if small is None else small.ratio <= 1.5 and not small.stopped,
