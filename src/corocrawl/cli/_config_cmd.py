@@ -65,7 +65,7 @@ def run(args: Settings) -> int:
         choices = ", ".join(sorted(c for c in parser.commands if c != "config"))
         raise UsageError(f"no command {args.command!r} to show settings for; pick one of {choices}")
     argv = [args.command, *args.arguments]
-    if args.config:
+    if args.sources.get("config") == "flag --config":  # else COMMAND finds it as it would
         argv += ["--config", args.config]
     settings = resolve_settings(parser, argv, os.environ, Path.cwd())
     if args.command == "run" and settings.spider:

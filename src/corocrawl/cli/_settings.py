@@ -343,7 +343,8 @@ def resolve(
         setting = options.get(key)
         if setting is None:
             if key not in known:
-                logger.warning("ignoring %s: no option %r%s", variable, key, _hint(key, known))
+                logger.warning("ignoring %s: no corocrawl command has an option %r%s",
+                               variable, key, _hint(key, known))
             continue
         values[setting.name] = _convert(setting, raw, f"environment {variable}")
         sources[setting.name] = f"env {variable}"
