@@ -117,6 +117,11 @@ def test_two_redis_workers_and_collect_match_one_process(
     assert site.paths().count("/sitemap_index.xml") == 3
 
     assert _broken(shared, tmp_path) == _broken(single, tmp_path)
+    # A late worker finds the crawl done, fetches nothing, and --collect gathers it all.
+    late = tmp_path / "late.db"
+    done = _corocrawl(*worker_args, "--collect", "--db", str(late), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _pages(late) == expected
     for command in (["status"], ["export", "-o", str(tmp_path / "again.csv")]):
         done = _corocrawl(*command, "--db", str(shared), cwd=tmp_path)
         assert done.returncode == 0, done.stderr

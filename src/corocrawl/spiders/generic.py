@@ -179,6 +179,7 @@ class GenericCrawl:
         self._malformed = 0
         self._robots_blocked = 0
         self._skipped: Counter[str] = Counter()
+        self._storage_error: str | None = None
 
     # -- running -----------------------------------------------------------------
 
@@ -232,6 +233,8 @@ class GenericCrawl:
             finally:
                 if self._warc is not None:
                     await self._warc.close()
+            if self._storage_error is not None:
+                raise StorageError(self._storage_error)
             stats.dropped["robots"] += self._robots_blocked
             stats.dropped.update(self._skipped)
             self.result = CrawlResult(
@@ -394,10 +397,14 @@ class GenericCrawl:
 
     def _check_shared(self, record: Item) -> None:
         """In a shared crawl the items go straight to Redis, past the PageStore that
-        stops a local crawl on a full disk: stop here instead (the page itself is
-        recorded as a callback error; its archive copy is what was lost)."""
+        stops a local crawl on a full disk: stop here instead, and raise the error
+        when the crawl has stopped (``crawl``). The page's record still goes to
+        Redis; its WARC or saved copy is what was lost."""
         if self.redis is not None and STORAGE_ERROR_KEY in record:
-            raise StorageError(str(record.pop(STORAGE_ERROR_KEY)))
+            message = str(record.pop(STORAGE_ERROR_KEY))
+            if self._storage_error is None:
+                self._storage_error = message
+                self.stop(message)
 
     async def _failed(self, request: Request, exc: FetchError) -> list[Item]:
         """The engine's on_failure hook: a record for a request that failed for good."""
