@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from ._config import CrawlConfig
 from ._engine import Callback, Engine, FailureHook
 from ._exceptions import ConfigError, RunningLoopError
-from ._politeness import HostPolicy, HostRule, HostSlots, Pacer
+from ._politeness import HostPacing, HostPolicy, HostRule, Pacer
 from ._request import Request, parse_url
 from ._running import graceful_signals, loop_factory
 from ._stats import CrawlStats
@@ -78,8 +78,6 @@ class Crawler:
         self.start_requests: list[Request] = []
         self.default_callback: str | None = None
         self.stats = CrawlStats()
-        #: Politeness slots to use instead of per-process ones (e.g. shared in Redis).
-        self.host_slots: HostSlots | None = None
         self._engine: Engine | None = None
 
     # -- declaring the spider ------------------------------------------------
@@ -149,7 +147,7 @@ class Crawler:
             sinks=self.sinks,
             callbacks=self.callbacks,
             default_callback=self.default_callback,
-            slots=self.host_slots or HostSlots(default, self.host_policy, self.pacer),
+            pacing=HostPacing(default, self.host_policy, self.pacer),
             item_key=self.item_key,
             handle_http_errors=self.handle_http_errors,
             stats=self.stats,

@@ -41,7 +41,7 @@ from rich.text import Text
 
 from ._request import Request
 from ._stats import CrawlStats
-from .frontier import Frontier, FrontierCounts, Outcome
+from .frontier import Frontier, FrontierCounts, HostPacing, Lease, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -504,9 +504,21 @@ class ObservedFrontier:
         """Queue requests in the inner frontier."""
         return await self.inner.add(requests)
 
-    async def lease(self, timeout: float) -> Request | None:
+    @property
+    def pacing(self) -> HostPacing:
+        return self.inner.pacing
+
+    @pacing.setter
+    def pacing(self, pacing: HostPacing) -> None:
+        self.inner.pacing = pacing
+
+    async def lease(self, timeout: float) -> Lease | None:
         """Lease from the inner frontier."""
         return await self.inner.lease(timeout)
+
+    async def release(self, lease: Lease, *, pause: float = 0.0) -> None:
+        """Release in the inner frontier."""
+        await self.inner.release(lease, pause=pause)
 
     async def settle(self, outcomes: Sequence[Outcome]) -> None:
         """Settle in the inner frontier, then log each outcome."""

@@ -27,8 +27,6 @@ import aiohttp
 from protego import Protego
 from yarl import URL
 
-from ._politeness import Pacer
-
 logger = logging.getLogger(__name__)
 
 #: RFC 9309 asks crawlers to parse at least 500 KiB.
@@ -53,12 +51,8 @@ class SideFetcher:
     most once per site for robots.txt and a bounded number of sitemaps.
     """
 
-    def __init__(
-        self, *, user_agent: str, timeout: float = 20.0, pacer: Pacer | None = None
-    ) -> None:
+    def __init__(self, *, user_agent: str, timeout: float = 20.0) -> None:
         self._user_agent = user_agent
-        # Side fetches take their turn in the host's spacing like pages do.
-        self.pacer = pacer
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self.fetches = 0
@@ -82,9 +76,6 @@ class SideFetcher:
         if self._session is None:
             raise RuntimeError("SideFetcher used outside 'async with'")
         self.fetches += 1
-        if self.pacer is not None:
-            parsed = URL(url)
-            await self.pacer.turn(f"{parsed.host}:{parsed.port}")
         try:
             async with self._session.get(url, max_redirects=5) as resp:
                 body = await resp.content.read(max_bytes + 1)

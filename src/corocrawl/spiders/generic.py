@@ -156,7 +156,7 @@ class GenericCrawl:
         """Run the crawl to the end and return its result."""
         opts = self.options
         pacer = CrawlPacer(self.throttle, floor=self._floor, jitter=self.config.jitter)
-        async with SideFetcher(user_agent=self.config.user_agent, pacer=pacer) as side:
+        async with SideFetcher(user_agent=self.config.user_agent) as side:
             robots = self._robots = RobotsPolicy(
                 side, user_agent=self.config.user_agent, enabled=not opts.ignore_robots
             )
