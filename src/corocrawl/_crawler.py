@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from ._config import CrawlConfig
-from ._engine import Callback, Engine, FailureHook
+from ._engine import BeforeFetch, Callback, Engine, FailureHook
 from ._exceptions import ConfigError, RunningLoopError
 from ._politeness import HostPacing, HostPolicy, HostRule, Pacer
 from ._request import Request, parse_url
@@ -57,6 +57,7 @@ class Crawler:
         handle_http_errors: bool = False,
         pacer: Pacer | None = None,
         on_failure: FailureHook | None = None,
+        before_fetch: BeforeFetch | None = None,
         **settings: Any,
     ) -> None:
         try:
@@ -71,9 +72,11 @@ class Crawler:
         self.host_policy = host_policy
         self.handle_http_errors = handle_http_errors
         # Hooks of generic crawls (corocrawl.spiders.generic): adaptive spacing per
-        # host, and a record for each request that failed for good.
+        # host, a record for each request that failed for good, and robots.txt
+        # checked (and fetched when new) before each fetch.
         self.pacer = pacer
         self.on_failure = on_failure
+        self.before_fetch = before_fetch
         self.callbacks: dict[str, Callback] = {}
         self.start_requests: list[Request] = []
         self.default_callback: str | None = None
@@ -152,6 +155,7 @@ class Crawler:
             handle_http_errors=self.handle_http_errors,
             stats=self.stats,
             on_failure=self.on_failure,
+            before_fetch=self.before_fetch,
         )
         self._engine = engine
         timer = None

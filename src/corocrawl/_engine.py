@@ -21,6 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from yarl import URL
@@ -42,6 +43,26 @@ Callback = Callable[[Response], Any]
 #: Turns a request that failed for good into items to store (e.g. a page record
 #: with the error). Hook for generic crawls; ``exc.response`` is the error page, if any.
 FailureHook = Callable[[Request, FetchError], Awaitable[Sequence[Item]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A ``before_fetch`` hook's decision about a leased request.
+
+    ``fetch`` False: not fetched and settled done (the hook accounts for it).
+    ``later`` seconds: not fetched now; it goes back to the frontier and its
+    host waits that long (e.g. the Crawl-delay just learned from robots.txt).
+    """
+
+    fetch: bool = True
+    later: float | None = None
+
+
+FETCH = Admission()
+SKIP = Admission(fetch=False)
+#: Hook for generic crawls: decide about a request before it is fetched (robots.txt),
+#: with the crawl's own Fetcher for any fetch it needs first.
+BeforeFetch = Callable[[Request, Fetcher], Awaitable[Admission]]
 #: Seconds a worker waits for a request before checking whether the crawl is over.
 _IDLE_POLL = 0.05
 #: The longest Retry-After we wait for; past it the request fails instead.
@@ -64,9 +85,11 @@ class Engine:
         handle_http_errors: bool = False,
         stats: CrawlStats | None = None,
         on_failure: FailureHook | None = None,
+        before_fetch: BeforeFetch | None = None,
     ) -> None:
         self.config = config
         self.on_failure = on_failure
+        self.before_fetch = before_fetch
         self.frontier = frontier
         self.sinks = list(sinks)
         self.callbacks = dict(callbacks)
@@ -201,6 +224,13 @@ class Engine:
         try:
             if host in self._blocked_hosts:
                 return self._fail(lease, "blocked", "host blocked us earlier (HTTP 418)"), []
+            if self.before_fetch is not None:
+                admission = await self.before_fetch(request, fetcher)
+                if admission.later is not None:
+                    pause = admission.later
+                    return Outcome(lease, "retry"), []
+                if not admission.fetch:
+                    return Outcome(lease, "done"), []
             response, failure = await self._fetch(fetcher, request)
             if failure is not None and failure.retry_after is not None \
                     and failure.status in (429, 503):

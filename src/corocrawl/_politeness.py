@@ -41,11 +41,14 @@ class Pacer(Protocol):
 
     Hook for generic crawls (``corocrawl._throttle.CrawlPacer``): ``spacing``
     is asked when a request of ``host`` is leased (the larger of it and the
-    rule's delay wins); ``observe`` is told each answer's latency and status
+    rule's delay wins); ``cap`` may lower the host's concurrency for a while
+    (None: the rule's); ``observe`` is told each answer's latency and status
     (None when no answer came).
     """
 
     def spacing(self, host: str) -> float: ...
+
+    def cap(self, host: str) -> int | None: ...
 
     def observe(self, host: str, latency: float, status: int | None) -> None: ...
 
@@ -69,7 +72,12 @@ class HostPacing:
         return (self.policy(host) if self.policy else None) or self.default
 
     def cap(self, host: str) -> int:
-        return max(1, self.rule(host).per_host)
+        cap = self.rule(host).per_host
+        if self.pacer is not None:
+            limit = self.pacer.cap(host)
+            if limit is not None:
+                cap = min(cap, limit)
+        return max(1, cap)
 
     def spacing(self, host: str) -> float:
         rule = self.rule(host)

@@ -177,11 +177,17 @@ class CrawlPacer:
         throttle: AutoThrottle | None,
         *,
         floor: Callable[[str], float] = lambda host: 0.0,
+        limit: Callable[[str], int | None] = lambda host: None,
         jitter: float = 0.5,
     ) -> None:
         self.throttle = throttle
         self.floor = floor
+        self.limit = limit
         self.jitter = max(0.0, min(jitter, 1.0))
+
+    def cap(self, host: str) -> int | None:
+        """A lower concurrency for ``host`` for now (1 until its robots.txt is known)."""
+        return self.limit(host)
 
     def spacing(self, host: str) -> float:
         """Seconds to keep between the last request start on ``host`` and the next."""
