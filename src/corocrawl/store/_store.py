@@ -5,12 +5,12 @@
 
 The frontier and the sink share one connection, owned by one writer thread
 (see ``_writer``). ``lease`` is served from an in-memory ``HostQueues`` buffer
-of rows already marked in flight on disk; a refill takes the best few ready
-rows of every site not already busy (a window query partitioned by site), so
-one host with thousands of queued pages cannot fill the buffer and starve
-the others. ``settle`` adds the children and marks the parents in one
-transaction; a crash repeats a page at most and never loses one: in-flight
-rows go back to pending on the next open.
+of rows already marked in flight on disk; a refill takes the best ready rows
+of sites not already busy (a site with a few rows buffered or no free slot),
+so one host with thousands of queued pages cannot keep the others waiting.
+``settle`` adds the children and marks the parents in one transaction; a
+crash repeats a page at most and never loses one: in-flight rows go back to
+pending on the next open.
 """
 
 from __future__ import annotations
@@ -64,12 +64,16 @@ _URL = "json_extract(data, '$.url')"
 _SITE = (f"substr({_URL}, 1, instr({_URL}, '://') + 1 "
          f"+ instr(substr({_URL}, instr({_URL}, '://') + 3), '/'))")
 _SELECT_READY = (
-    "SELECT id, fp, attempt, not_before, data FROM ("
-    " SELECT id, fp, attempt, not_before, data, priority,"
-    f"  row_number() OVER (PARTITION BY {_SITE} ORDER BY priority DESC, id) AS site_rank"
-    " FROM requests WHERE state = 0 AND not_before <= ?"
-    f" AND {_SITE} NOT IN (SELECT value FROM json_each(?))"
-    ") ORDER BY site_rank, priority DESC, id LIMIT ?"
+    "SELECT id, fp, attempt, not_before, data FROM requests INDEXED BY requests_ready "
+    "WHERE state = 0 AND not_before <= ? ORDER BY priority DESC, id LIMIT ?"
+)
+# The same, passing over the rows of busy sites (a JSON list): the scan stops
+# after `limit` rows of other sites, so it reads the busy sites' rows ahead of
+# them once, not the whole queue.
+_SELECT_READY_ELSEWHERE = (
+    "SELECT id, fp, attempt, not_before, data FROM requests INDEXED BY requests_ready "
+    f"WHERE state = 0 AND not_before <= ? AND {_SITE} NOT IN (SELECT value FROM json_each(?)) "
+    "ORDER BY priority DESC, id LIMIT ?"
 )
 
 # A row for ``_INSERT_REQUEST`` without its timestamp: fp, priority, not_before, attempt, data.
@@ -258,6 +262,7 @@ class SqliteFrontier:
         # query until the generation moves or a delayed retry falls due.
         self._generation = 0
         self._empty_generation = -1
+        self._empty_busy = "[]"  # the busy sites a refill that found nothing passed over
 
     @property
     def pacing(self) -> HostPacing:
@@ -283,9 +288,9 @@ class SqliteFrontier:
         self._generation += 1
         self._work.set()
 
-    def _worth_querying(self) -> bool:
-        if self._empty_generation != self._generation:
-            return True
+    def _worth_querying(self, busy: str) -> bool:
+        if self._empty_generation != self._generation or busy != self._empty_busy:
+            return True  # new rows, or a site passed over last time is free again
         return self._next_ready is not None and self._next_ready <= time.time()
 
     async def open(self) -> None:
@@ -325,8 +330,9 @@ class SqliteFrontier:
             if lease is not None:
                 return lease
             async with self._refill_lock:
-                if self._worth_querying():
-                    await self._refill()
+                busy = orjson.dumps(self._buffer.busy_sites(_PER_SITE)).decode()
+                if self._worth_querying(busy):
+                    await self._refill(busy)
             lease = self._pop()
             if lease is not None:
                 return lease
@@ -351,8 +357,7 @@ class SqliteFrontier:
         if token in self._holding:
             self._holding.discard(token)
             self._buffer.release(lease.host, time.time(), pause)
-            self._empty_generation = -1  # a busy site may have rows to buffer now
-            self._work.set()
+            self._work.set()  # the host may be ready, or no longer passed over by a refill
 
     def _next_refill_size(self) -> int:
         """Grow the refill while the buffer drains fast, shrink it while it lasts.
@@ -368,11 +373,10 @@ class SqliteFrontier:
             self._refill_size = max(_MIN_REFILL, self._refill_size // 2)
         return min(self._refill_size, self._store.prefetch)
 
-    async def _refill(self) -> None:
+    async def _refill(self, busy: str) -> None:
         generation = self._generation
         limit = self._next_refill_size()
         now = time.time()
-        busy = orjson.dumps(self._buffer.busy_sites(_PER_SITE)).decode()
 
         def _select(conn: sqlite3.Connection, deltas: Deltas) -> _Refill:
             return _lease_rows(conn, deltas, now, busy, limit)
@@ -383,6 +387,7 @@ class SqliteFrontier:
                 self._buffer.push(row_id, request)
             self._next_ready = refill.next_ready
             self._empty_generation = -1 if refill.leased else generation
+            self._empty_busy = busy
 
         await self._store.writer.run(_select, _then)
 
@@ -498,7 +503,10 @@ def _insert_requests(conn: sqlite3.Connection, rows: Sequence[_RequestRow]) -> i
 
 def _lease_rows(conn: sqlite3.Connection, deltas: Deltas, now: float, busy_sites: str,
                 limit: int) -> _Refill:
-    rows = conn.execute(_SELECT_READY, (now, busy_sites, limit)).fetchall()
+    if busy_sites == "[]":
+        rows = conn.execute(_SELECT_READY, (now, limit)).fetchall()
+    else:
+        rows = conn.execute(_SELECT_READY_ELSEWHERE, (now, busy_sites, limit)).fetchall()
     if not rows:
         # Nothing ready (or only rows of busy sites, which a release looks at
         # again): when is the earliest delayed retry due?
