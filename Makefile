@@ -2,18 +2,28 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+# Two installs: `make demo` needs only corocrawl's runtime dependencies;
+# `make test` adds the dev tools (pytest, mypy, ruff, playwright, redis ...).
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+STAMP         := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest bench bench-memory bench-store bench-redis clean
+.PHONY: demo test lint typecheck pytest bench bench-memory bench-store bench-redis bench-broad clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "corocrawl needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+$(RUNTIME_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -e .
 	@touch $@
 
-demo: $(STAMP)
+# The dev install includes the runtime one, so it satisfies `make demo` too.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@ $(RUNTIME_STAMP)
+
+demo: $(RUNTIME_STAMP)
 	$(VENV)/bin/corocrawl demo
 
 test: lint typecheck pytest
@@ -40,6 +50,11 @@ bench-store: $(STAMP)
 
 bench-redis: $(STAMP)
 	$(PY) bench/bench_redis.py
+
+# Many hosts on loopback: scheduling, Crawl-delay, memory and sockets per host.
+# Minutes to an hour on main's engine; see bench/broad/run.py --help for smaller runs.
+bench-broad: $(STAMP)
+	$(PY) bench/broad/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

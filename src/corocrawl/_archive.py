@@ -1,31 +1,40 @@
 """Keeping what was fetched: page bodies under safe paths, and WARC files.
 
-``safe_path(root, url)`` maps any URL to a file under ``root`` that cannot escape
-it: no ``..``, no absolute paths, no drive letters or reserved device names, no
-control characters, every part at most ``MAX_PART`` bytes and the whole at most
-``MAX_RELATIVE`` characters (longer ones are cut and made unique with a hash).
+``safe_path(root, url)`` maps any URL to its own file under ``root`` that cannot
+escape it: no ``..``, no absolute paths, no reserved device names, no control
+or non-ASCII characters (``%XX`` escapes, which ``url_path_of`` decodes back),
+every part at most ``MAX_PART`` bytes and the whole at most ``MAX_RELATIVE``
+characters (longer ones are cut and made unique with a hash). Two URLs never
+share a file, so a saved page is never overwritten by another.
 
 ``WarcArchive`` writes a gzip WARC 1.1 file with warcio: a ``warcinfo`` record,
 then a ``request`` and a ``response`` record per fetched page, which the usual
-WARC tools read (``warcio.archiveiterator.ArchiveIterator``, pywb, ...).
-Writes run in a worker thread so compressing a 10 MB page never stalls the loop.
+WARC tools read (``warcio.archiveiterator.ArchiveIterator``, pywb, ...). A
+resumed crawl appends to it. Writes run in a worker thread so compressing a
+10 MB page never stalls the loop.
 
 >>> safe_path(Path("out"), "https://Example.com/a/../../etc/passwd?x=1")
-PosixPath('out/example.com/etc/passwd-q<hash>.html')
+PosixPath('out/example.com/etc/passwd%Qx=1%.html')
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import functools
 import hashlib
 import io
 import logging
+import os
 import re
-import unicodedata
+import threading
+import zlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from yarl import URL
 
@@ -35,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 MAX_PART = 100
 MAX_RELATIVE = 220
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 _WINDOWS_RESERVED = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 )
@@ -59,49 +67,99 @@ def _digest(text: str, size: int = 4) -> str:
     return hashlib.blake2b(text.encode(), digest_size=size).hexdigest()
 
 
-def _safe_part(part: str, suffix: str = "") -> str:
-    """One path segment (plus ``suffix``) made harmless for every common file system."""
-    part = unicodedata.normalize("NFC", part)
-    part = _UNSAFE.sub("_", part).strip(" .")
-    if not part or set(part) <= {"."}:
-        return "_"
-    if part.split(".", 1)[0].lower() in _WINDOWS_RESERVED:
-        part = "_" + part
-    room = MAX_PART - len(suffix.encode("utf-8"))
-    encoded = part.encode("utf-8")
-    if len(encoded) > room:
-        keep = encoded[: room - 9].decode("utf-8", errors="ignore")
-        part = f"{keep}-{_digest(part)}"
-    return part + suffix
+#: Bytes kept as they are in a file name; every other byte becomes ``%XX``.
+#: ASCII only (NFC and NFD spellings stay apart, even on macOS), nothing a
+#: Windows or POSIX file system treats specially, and ``%`` itself escaped,
+#: so a name decodes back to exactly one URL segment.
+_NAME_SAFE = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$&'()+,;=@"
+)
+#: Markers that ``_encode_name`` can never produce (``%`` not followed by two
+#: hex digits), so they cannot collide with an encoded URL segment:
+_ADDED_EXT = "%."  # "x" saved as "x%.html": the extension is ours, not the URL's
+_DIRECTORY_INDEX = "%index"  # "/docs/" saved as "docs/%index.html"
+_EMPTY_SEGMENT = "%"  # the empty segment of "a//b"
+_QUERY = "%Q"  # "list?page=2" saved as "list%Qpage=2%.html"
+_CUT = "%~"  # a name cut to MAX_PART bytes, then a hash of the whole segment
+_LONG_DIR = "%long"  # a URL too long for one path: a hash of the whole URL
+
+
+def _encode_name(text: str | bytes) -> str:
+    """``text`` as one file name: safe bytes kept, every other byte ``%XX``."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+    out = [chr(b) if b in _NAME_SAFE else f"%{b:02X}" for b in data]
+    if out and out[0] == ".":  # hidden files, "." and ".."
+        out[0] = "%2E"
+    if out and out[-1] == ".":  # Windows drops trailing dots
+        out[-1] = "%2E"
+    name = "".join(out)
+    if name.split(".", 1)[0].lower() in _WINDOWS_RESERVED:  # CON, nul.txt, LPT1
+        name = f"%{ord(name[0]):02X}{name[1:]}"
+    return name
+
+
+def _fit(name: str, suffix: str, original: str) -> str:
+    """``name + suffix`` cut to ``MAX_PART`` bytes, made unique by a hash if cut."""
+    if len(name) + len(suffix) <= MAX_PART:
+        return name + suffix
+    room = MAX_PART - len(suffix) - len(_CUT) - 16
+    keep = name[:room]
+    if "%" in keep[-2:]:  # do not cut an escape in half
+        keep = keep[: keep.rindex("%")]
+    return f"{keep}{_CUT}{_digest(original, 8)}{suffix}"
+
+
+_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+
+def _segment(raw: str) -> str:
+    """One raw (percent-encoded) URL path segment as a file-name-safe, decodable name.
+
+    Only escapes that cannot change the URL's meaning are decoded (non-ASCII
+    bytes, letters, digits, ``-._~``): ``%2F`` and ``/``, ``%2B`` and ``+``
+    are different URLs, so their names differ too (``%252F``, ``%2F``).
+    """
+
+    def decode(match: re.Match[bytes]) -> bytes:
+        byte = int(match[1], 16)
+        return bytes([byte]) if byte >= 0x80 or byte in _UNRESERVED else match[0]
+
+    return _encode_name(_ESCAPE.sub(decode, raw.encode("utf-8", "surrogateescape")))
 
 
 def safe_relative_path(url: str, content_type: str = "") -> Path:
     """The path, relative to a save directory, where ``url``'s body goes.
 
-    ``host[_port]/dir/.../name[-q<hash>].ext``: a directory URL gets ``index``, a
-    name without extension gets one from the content type (``.html`` by
-    default), and a query adds a short hash so ``?page=2`` is its own file.
+    Every URL gets its own path, and the path decodes back to the URL
+    (``%XX`` escapes; see ``_encode_name``): ``a%2Fb``, ``a/b`` and ``a/b.html``
+    are three files; ``x`` (no extension) is saved as ``x%.html`` so it cannot
+    overwrite ``x.html``; ``/docs/`` is ``docs/%index.html``; a query is part
+    of the name (``list%3Fpage=2%.html``). Only names too long for a file
+    system are cut, and a hash keeps them apart.
     """
     parsed = URL(url)
-    host = _safe_part((parsed.host or "nohost").lower())
+    authority = (parsed.host or "nohost").lower()
     if parsed.explicit_port is not None and not parsed.is_default_port():
-        host = f"{host}_{parsed.port}"
-    # URL.parts decodes %2F into "/" inside one part; we sanitise each part anyway.
-    segments = [p for p in parsed.path.split("/")]
-    directory_url = parsed.path.endswith("/") or not parsed.path
-    names = [s for s in segments if s not in ("", ".", "..")]
-    if directory_url or not names:
-        names.append("index")
-    parts = [_safe_part(s) for s in names[:-1]]
-    stem, dot, ext = names[-1].rpartition(".")
-    if not dot or not stem.strip(" .") or not 0 < len(ext) <= 8:
-        stem, ext = names[-1], _EXTENSIONS.get(content_type, ".html").lstrip(".")
-    if parsed.raw_query_string:
-        stem = f"{stem}-q{_digest(parsed.raw_query_string)}"
-    parts.append(_safe_part(stem, suffix="." + _safe_part(ext)))
-    relative = Path(host, *parts)
+        authority = f"{authority}:{parsed.port}"
+    host = _fit(_encode_name(authority), "", authority)
+    segments = parsed.raw_path.split("/")[1:] or [""]
+    directories = [_fit(_segment(s), "", s) if s else _EMPTY_SEGMENT for s in segments[:-1]]
+    last, query = segments[-1], parsed.raw_query_string
+    stem = _segment(last) if last else _DIRECTORY_INDEX
+    if query:  # kept as sent (not decoded): "a=%26" and "a=&" are different queries
+        stem += _QUERY + _encode_name(query)
+    base, dot, ext = stem.rpartition(".")
+    if last and not query and dot and base and 0 < len(ext) <= 8 and ext.isalnum():
+        stem, suffix = base, f".{ext}"  # the URL's own extension, kept if cut
+    elif last or query:
+        suffix = _ADDED_EXT + _content_extension(content_type)
+    else:
+        suffix = "." + _content_extension(content_type)
+    relative = Path(host, *directories, _fit(stem, suffix, f"{last}?{query}"))
     if len(str(relative)) > MAX_RELATIVE:
-        relative = Path(host, "_long", f"{_digest(url, 8)}.{ext[:8]}")
+        ext = relative.suffix if relative.suffix[1:].isalnum() else ".html"
+        relative = Path(host, _LONG_DIR, f"{_digest(url, 16)}{ext}")
     return relative
 
 
@@ -112,6 +170,53 @@ def safe_path(root: Path, url: str, content_type: str = "") -> Path:
     if not path.resolve().is_relative_to(resolved_root):  # defence in depth: cannot happen
         raise ValueError(f"refusing to save {url!r} outside {root}")
     return path
+
+
+def _content_extension(content_type: str) -> str:
+    return _EXTENSIONS.get(content_type, ".html").lstrip(".")
+
+
+def url_path_of(relative: Path) -> str:
+    """The URL path (and query) of a file saved by ``safe_relative_path``.
+
+    >>> url_path_of(Path("e.test/a%252Fb%.html"))
+    '/a%2Fb'
+
+    Names cut for length (``%~hash``, ``%long/``) do not decode.
+    """
+    *directories, name = relative.parts[1:]
+    if _ADDED_EXT in name:
+        name = name[: name.rindex(_ADDED_EXT)]
+    elif name.startswith(_DIRECTORY_INDEX + "."):
+        name = _DIRECTORY_INDEX
+    name, _, query = name.partition(_QUERY)
+    if name == _DIRECTORY_INDEX:
+        name = ""
+    segments = [unquote_to_bytes(d) if d != _EMPTY_SEGMENT else b"" for d in directories]
+    segments.append(unquote_to_bytes(name))
+    path = "/" + "/".join(quote_from_bytes(seg, safe=_PCHAR + "%") for seg in segments)
+    if _:
+        path += "?" + unquote_to_bytes(query).decode("utf-8", "surrogateescape")
+    return path
+
+
+_PCHAR = "!$&'()*+,;=:@-._~"
+
+
+_CLASH_DIR = "%clash"
+#: Errors of the disk, not of one page: the crawl stops and the page is retried.
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
+
+
+def _write_whole(path: Path, body: bytes) -> None:
+    """Write ``path`` through a temp file: a full disk never leaves half a page."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name[:40]}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        temp.write_bytes(body)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 class PageSaver:
@@ -130,15 +235,22 @@ class PageSaver:
     def _write(self, url: str, content_type: str, body: bytes) -> Path:
         path = safe_path(self.root, url, content_type)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-        except (FileExistsError, NotADirectoryError, IsADirectoryError):
-            # "/a" saved as a file, then "/a/b" needs "a" as a directory (or the reverse).
-            ext = path.suffix or ".html"
-            host_dir = self.root / path.relative_to(self.root).parts[0]
-            path = host_dir / "_clash" / f"{_digest(url, 8)}{ext}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
+            try:
+                _write_whole(path, body)
+            except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                # "/a.b" saved as a file, then "/a.b/c" needs "a.b" as a directory
+                # (or the reverse): a name no URL segment can have, unique per URL.
+                ext = path.suffix or ".html"
+                host_dir = self.root / path.relative_to(self.root).parts[0]
+                path = host_dir / _CLASH_DIR / f"{_digest(url, 16)}{ext}"
+                _write_whole(path, body)
+        except OSError as exc:
+            if exc.errno in _DISK_ERRORS:
+                raise StorageError(
+                    f"cannot save {url} under {self.root}: {exc.strerror}; "
+                    "free some space and run the same command again to resume"
+                ) from None
+            raise
         self.saved += 1
         return path
 
@@ -153,27 +265,59 @@ _DROP_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-len
 
 
 class WarcArchive:
-    """A gzip WARC file of request/response pairs (``--warc FILE.warc.gz``)."""
+    """A WARC file of request/response pairs (``--warc FILE.warc.gz``).
 
-    def __init__(self, path: Path, *, software: str = "corocrawl") -> None:
+    A resumed crawl appends to the file (``fresh=False``, the default): the
+    records of earlier runs stay, each run adds a ``warcinfo`` record and its
+    pages. A record cut short by a kill -9 is dropped before appending, so the
+    file stays readable. A write that fails (a full disk) is rolled back and
+    raises ``StorageError``: the page is fetched again on the next run.
+    """
+
+    def __init__(self, path: Path, *, software: str = "corocrawl", fresh: bool = False) -> None:
         try:
-            from warcio.statusandheaders import StatusAndHeaders
             from warcio.warcwriter import WARCWriter
         except ImportError:
             raise MissingExtra("--warc needs warcio: pip install 'corocrawl[warc]'") from None
-        self._status_and_headers = StatusAndHeaders
         self.path = path
         self.records = 0
         self._lock = asyncio.Lock()
+        self._gzip = path.name.endswith(".gz")
         try:
-            self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 (closed in close())
+            self._file: BinaryIO = open(path, "wb" if fresh else "ab")  # noqa: SIM115 (closed in close())
+            if not fresh:
+                kept = _complete_prefix(path, gzipped=self._gzip)
+                if kept < self._file.tell():
+                    logger.warning(
+                        "%s: dropped %d bytes of a record cut short by an earlier run",
+                        path, self._file.tell() - kept,
+                    )
+                    self._file.truncate(kept)
         except OSError as exc:
             raise StorageError(f"cannot write WARC file {path}: {exc.strerror}") from None
-        self._writer = WARCWriter(self._file, gzip=path.name.endswith(".gz"), warc_version="1.1")
+        self._writer = WARCWriter(self._file, gzip=self._gzip, warc_version="1.1")
         info = self._writer.create_warcinfo_record(
             path.name, {"software": software, "format": "WARC File Format 1.1"}
         )
-        self._writer.write_record(info)
+        self._append([info])
+
+    def _append(self, records: list[Any]) -> None:
+        """Write ``records`` in one piece, or not at all (the file is cut back on error)."""
+        buffer = io.BytesIO()
+        writer = type(self._writer)(buffer, gzip=self._gzip, warc_version="1.1")
+        for record in records:
+            writer.write_record(record)
+        start = self._file.seek(0, io.SEEK_END)
+        try:
+            self._file.write(buffer.getbuffer())
+            self._file.flush()
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # the disk is full, not broken: cutting frees
+                self._file.truncate(start)
+            raise StorageError(
+                f"cannot write WARC file {self.path}: {exc.strerror or exc}; "
+                "free some space and run the same command again to resume"
+            ) from None
 
     def _write_pair(
         self,
@@ -199,7 +343,7 @@ class WarcArchive:
             "request",
             payload=io.BytesIO(b""),
             length=0,  # without a length warcio buffers into a temp file it never closes
-            http_headers=self._status_and_headers(
+            http_headers=_raw_headers()(
                 f"{method} {path} HTTP/1.1", req_headers, is_http_request=True
             ),
             warc_headers_dict={"WARC-Date": date},
@@ -214,12 +358,14 @@ class WarcArchive:
             "response",
             payload=io.BytesIO(body),
             length=len(body),
-            http_headers=self._status_and_headers(
+            http_headers=_raw_headers()(
                 f"{status} {reason}".strip(), headers, protocol="HTTP/1.1"
             ),
             warc_headers_dict=warc_headers,
         )
-        self._writer.write_request_response_pair(request, response)
+        request.rec_headers.add_header("WARC-Concurrent-To",
+                                       response.rec_headers.get_header("WARC-Record-ID"))
+        self._append([response, request])
         self.records += 2
 
     async def write(
@@ -252,6 +398,79 @@ class WarcArchive:
     async def close(self) -> None:
         async with self._lock:
             await asyncio.to_thread(self._file.close)
+
+
+@functools.cache
+def _raw_headers() -> type:
+    """warcio's ``StatusAndHeaders``, but written as the bytes that came off the wire.
+
+    aiohttp decodes header bytes that are not UTF-8 as lone surrogates
+    (``surrogateescape``); warcio would percent-encode them and fail on the
+    surrogates. WARC stores the HTTP header block as bytes, so we give it the
+    original bytes back instead: a bad header is kept as sent, never a crash.
+    """
+    from warcio.statusandheaders import StatusAndHeaders
+
+    class RawStatusAndHeaders(StatusAndHeaders):  # type: ignore[misc]
+        def compute_headers_buffer(self, header_filter: Any = None) -> None:
+            text = self.to_str(header_filter)
+            self.headers_buff = text.encode("utf-8", "surrogateescape") + b"\r\n"
+
+    return RawStatusAndHeaders
+
+
+def _complete_prefix(path: Path, *, gzipped: bool) -> int:
+    """How many leading bytes of the WARC file ``path`` are whole records.
+
+    A kill -9 can cut the last record short; appending after it would hide
+    every later record from readers. Gzip WARCs hold one gzip member per
+    record: the prefix ends after the last member that inflates to its end.
+    """
+    with open(path, "rb") as file:
+        if gzipped:
+            return _complete_gzip_members(file)
+        return _complete_plain_records(file)
+
+
+def _complete_gzip_members(file: BinaryIO) -> int:
+    complete = offset = 0
+    inflater = zlib.decompressobj(wbits=31)
+    while chunk := file.read(1 << 20):
+        while chunk:
+            try:
+                inflater.decompress(chunk, 1 << 16)
+                while inflater.unconsumed_tail:  # bounded output: never hold a whole record
+                    inflater.decompress(inflater.unconsumed_tail, 1 << 16)
+            except zlib.error:
+                return complete
+            used = len(chunk) - len(inflater.unused_data)
+            offset += used
+            if not inflater.eof:
+                break
+            complete = offset
+            chunk = inflater.unused_data
+            inflater = zlib.decompressobj(wbits=31)
+    return complete
+
+
+_WARC_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)\r\n", re.IGNORECASE)
+
+
+def _complete_plain_records(file: BinaryIO) -> int:
+    complete = 0
+    size = file.seek(0, io.SEEK_END)
+    while complete < size:
+        file.seek(complete)
+        head = file.read(64 * 1024)
+        end = head.find(b"\r\n\r\n")
+        match = _WARC_LENGTH.search(head, 0, end + 2) if end > 0 else None
+        if not head.startswith(b"WARC/") or match is None:
+            break
+        record_end = complete + end + 4 + int(match[1]) + 4  # block, then CRLF CRLF
+        if record_end > size:
+            break
+        complete = record_end
+    return complete
 
 
 def _pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

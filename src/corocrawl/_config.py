@@ -43,7 +43,12 @@ class CrawlConfig:
     max_time: float | None = None
     allowed_domains: tuple[str, ...] = ()
     user_agent: str = DEFAULT_USER_AGENT
+    #: Extra request headers, sent with every request (a ``User-Agent`` here wins).
     headers: tuple[tuple[str, str], ...] = ()
+    #: An HTTP proxy for every request, e.g. ``http://user:pass@proxy:3128``.
+    proxy: str | None = None
+    #: Without ``proxy``: use HTTP_PROXY/HTTPS_PROXY/NO_PROXY (and netrc) as curl does.
+    trust_env: bool = True
     stop_grace: float = 10.0
     commit_batch: int = 256
     commit_interval: float = 0.05
@@ -61,5 +66,10 @@ class CrawlConfig:
             raise ConfigError(f"delay must be zero or more seconds, got {self.delay}")
         if self.retries < 0:
             raise ConfigError(f"retries must be zero or more, got {self.retries}")
+        if self.proxy is not None and not self.proxy.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"proxy must be an http:// or https:// URL like http://127.0.0.1:3128, "
+                f"got {self.proxy!r}"
+            )
         if self.max_body < 1024:
             raise ConfigError(f"max_body must be at least 1024 bytes, got {self.max_body}")

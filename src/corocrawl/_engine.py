@@ -28,11 +28,12 @@ from yarl import URL
 
 from ._config import CrawlConfig
 from ._exceptions import StorageError, UsageError
-from ._fetcher import Fetcher, FetchError, check_status
-from ._parallel import CallbackPool, Failure, drive
+from ._fetcher import Fetcher, FetchError, RedirectCheck, check_status
+from ._items import as_item
+from ._parallel import CallbackPool, Failure, drive, stops_crawl
 from ._politeness import HostPacing
-from ._request import Request
-from ._response import Response
+from ._request import Request, parse_url
+from ._response import HTML_TYPES, Response
 from ._stats import CrawlStats
 from .frontier import Frontier, Lease, Outcome
 from .sinks import Item, ItemSink, KeyedItem
@@ -63,6 +64,10 @@ SKIP = Admission(fetch=False)
 #: Hook for generic crawls: decide about a request before it is fetched (robots.txt),
 #: with the crawl's own Fetcher for any fetch it needs first.
 BeforeFetch = Callable[[Request, Fetcher], Awaitable[Admission]]
+#: Called once per processed request with its outcome, the response (None when
+#: the fetch failed) and the items it gave: how progress, summaries and
+#: ``--log-json`` watch a crawl, whatever its frontier.
+PageHook = Callable[[Outcome, Response | None, int], None]
 #: Seconds a worker waits for a request before checking whether the crawl is over.
 _IDLE_POLL = 0.05
 #: The longest Retry-After we wait for; past it the request fails instead.
@@ -86,10 +91,14 @@ class Engine:
         stats: CrawlStats | None = None,
         on_failure: FailureHook | None = None,
         before_fetch: BeforeFetch | None = None,
+        on_page: PageHook | None = None,
+        redirect_check: RedirectCheck | None = None,
     ) -> None:
         self.config = config
         self.on_failure = on_failure
         self.before_fetch = before_fetch
+        self.on_page = on_page
+        self.redirect_check = redirect_check
         self.frontier = frontier
         self.sinks = list(sinks)
         self.callbacks = dict(callbacks)
@@ -139,7 +148,8 @@ class Engine:
                 await sink.open()
                 opened.append(sink)
             await self.frontier.add([self._normalise(r) for r in start])
-            async with Fetcher(self.config) as fetcher, asyncio.TaskGroup() as group:
+            fetcher = Fetcher(self.config, redirect_check=self._redirect_allowed)
+            async with fetcher, asyncio.TaskGroup() as group:
                 if self.pool is not None:
                     group.create_task(self.pool.serve(), name="callback-pool")
                 committer = group.create_task(self._committer(), name="committer")
@@ -223,7 +233,8 @@ class Engine:
         pause = 0.0
         try:
             if host in self._blocked_hosts:
-                return self._fail(lease, "blocked", "host blocked us earlier (HTTP 418)"), []
+                blocked = self._fail(lease, "blocked", "host blocked us earlier (HTTP 418)")
+                return self._observed((blocked, []), None)
             if self.before_fetch is not None:
                 admission = await self.before_fetch(request, fetcher)
                 if admission.later is not None:
@@ -239,11 +250,13 @@ class Engine:
             # The host's slot is free as soon as its answer is in, not when the
             # result is committed.
             await self.frontier.release(lease, pause=pause)
+        # Pages only: a request robots.txt held back or refused is not one.
         if failure is not None:
             outcome = self._fetch_failed(lease, failure)
-            return outcome, await self._failure_items(request, failure, outcome)
+            return self._observed(
+                (outcome, await self._failure_items(request, failure, outcome)), response)
         assert response is not None
-        return await self._handle(lease, response)
+        return self._observed(await self._handle(lease, response), response)
 
     async def _fetch(
         self, fetcher: Fetcher, request: Request
@@ -261,6 +274,12 @@ class Engine:
             self.pacing.observe(host, response.elapsed, response.status)
             if not self.handle_http_errors:
                 check_status(response)
+            if response.content_type in HTML_TYPES:
+                # Lexbor needs time quadratic in nesting depth, with the loop held:
+                # a page nested too deeply fails here, for good, before any parsing.
+                reason = await response.check_nesting()
+                if reason is not None:
+                    raise FetchError("unparseable", reason, retryable=False)
         except FetchError as exc:
             if response is None and exc.retryable:
                 # No answer (timeout, refused, reset): the host is struggling, in effect.
@@ -268,6 +287,13 @@ class Engine:
             exc.response = response
             return response, exc
         return response, None
+
+    def _observed(
+        self, result: tuple[Outcome, list[KeyedItem]], response: Response | None
+    ) -> tuple[Outcome, list[KeyedItem]]:
+        if self.on_page is not None:
+            self.on_page(result[0], response, len(result[1]))
+        return result
 
     async def _failure_items(
         self, request: Request, exc: FetchError, outcome: Outcome
@@ -328,8 +354,8 @@ class Engine:
             except Exception as raised:  # a plain function that raised when called
                 values, exc = [], raised
             if exc is not None:
-                failure = (isinstance(exc, UsageError), type(exc).__name__, str(exc))
-                if isinstance(exc, UsageError):
+                failure = (stops_crawl(exc), type(exc).__name__, str(exc))
+                if stops_crawl(exc):
                     self._fatal = self._fatal or exc  # keep its type, e.g. InvalidSelector
                 else:
                     log.debug("callback %s failed on %s", name, request.url, exc_info=exc)
@@ -339,7 +365,7 @@ class Engine:
             try:
                 self._accept(value, request, children, items)
             except (TypeError, UsageError) as exc:
-                failure = failure or (isinstance(exc, UsageError), type(exc).__name__, str(exc))
+                failure = failure or (stops_crawl(exc), type(exc).__name__, str(exc))
         error: str | None = None
         if failure is not None:
             usage, kind, message = failure
@@ -357,13 +383,17 @@ class Engine:
     def _accept(self, value: Any, request: Request, children: list[Request],
                 items: list[KeyedItem]) -> None:
         if isinstance(value, Request):
+            parse_url(value.url)  # InvalidURL for "host:99999" and the like: an error of this page
             child = self._normalise(value)
             if self._in_scope(child):
                 children.append(child)
-        elif isinstance(value, dict):
-            items.append((self._key(value, request, len(items)), value))
+        elif (item := as_item(value)) is not None:
+            items.append((self._key(item, request, len(items)), item))
         elif value is not None:
-            raise TypeError(f"a callback yielded {type(value).__name__}; yield Request or dict")
+            raise TypeError(
+                f"a callback yielded {type(value).__name__}; yield a Request or an item "
+                "(a dict, dataclass, attrs class or pydantic model)"
+            )
 
     def _normalise(self, request: Request) -> Request:
         """Replace a callback function by its registered name (names travel to disk/Redis)."""
@@ -381,12 +411,26 @@ class Engine:
         if cfg.max_depth is not None and request.depth > cfg.max_depth:
             self.stats.dropped["max_depth"] += 1
             return False
-        if cfg.allowed_domains:
-            host = URL(request.url).host or ""
-            if not any(host == d or host.endswith("." + d) for d in cfg.allowed_domains):
-                self.stats.dropped["offsite"] += 1
-                return False
+        if not self._host_allowed(request.url):
+            self.stats.dropped["offsite"] += 1
+            return False
         return True
+
+    async def _redirect_allowed(self, url: str) -> str | None:
+        """None if a redirect may lead to ``url``, else why not: the same scope as links."""
+        if not self._host_allowed(url):
+            self.stats.dropped["offsite"] += 1
+            return "off-site"
+        if self.redirect_check is not None:
+            return await self.redirect_check(url)
+        return None
+
+    def _host_allowed(self, url: str) -> bool:
+        domains = self.config.allowed_domains
+        if not domains:
+            return True
+        host = URL(url).host or ""
+        return any(host == d or host.endswith("." + d) for d in domains)
 
     def _key(self, item: Item, request: Request, index: int) -> str:
         key: str | None = None

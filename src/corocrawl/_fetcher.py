@@ -7,8 +7,10 @@ it is worth retrying; the engine puts the request back into the frontier with a
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -19,10 +21,26 @@ from ._config import CrawlConfig
 from ._request import Request
 from ._response import Response
 
+#: Whether a redirect target may be requested: None if so, else the reason it may not.
+RedirectCheck = Callable[[str], Awaitable[str | None]]
 #: Statuses worth another try: the server may answer differently later.
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
 #: Statuses with which sites refuse crawlers (418 is douban's answer to bots).
 BLOCK_STATUSES = frozenset({403, 418})
+#: FetchError kinds raised with retryable=True that are not an HTTP status.
+TRANSIENT_KINDS = frozenset({"timeout", "connect", "disconnect", "protocol", "client"})
+
+
+def worth_retrying(kind: str) -> bool:
+    """Whether a failure of this ``kind`` may succeed unchanged on another try.
+
+    >>> worth_retrying("http_503"), worth_retrying("http_404")
+    (True, False)
+    """
+    if kind in TRANSIENT_KINDS:
+        return True
+    status = kind.removeprefix("http_")
+    return kind.startswith("http_") and status.isdigit() and int(status) in RETRY_STATUSES
 
 
 class FetchError(Exception):
@@ -114,25 +132,33 @@ class PooledConnector(aiohttp.TCPConnector):
 class Fetcher:
     """Owns the crawl's ``aiohttp.ClientSession``; use it with ``async with``."""
 
-    def __init__(self, config: CrawlConfig) -> None:
+    def __init__(self, config: CrawlConfig, *, redirect_check: RedirectCheck | None = None) -> None:
         self.config = config
+        #: Decides whether a redirect target may be requested: None, or the reason not.
+        self.redirect_check = redirect_check
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
         cfg = self.config
+        # The total is an asyncio.timeout() around each fetch (redirects included),
+        # so that a timeout says which limit fired.
         timeout = aiohttp.ClientTimeout(
-            total=cfg.timeouts.total, sock_connect=cfg.timeouts.connect,
-            sock_read=cfg.timeouts.read,
+            total=None, sock_connect=cfg.timeouts.connect, sock_read=cfg.timeouts.read,
         )
         # Per-host limits are enforced by the frontier, so the connector only
         # caps the total; the pool keeps connections alive across requests, but
         # never more open sockets than concurrency plus a few idle ones.
         connector = PooledConnector(limit=cfg.concurrency, limit_per_host=0,
                                     ttl_dns_cache=300)
-        headers = {"User-Agent": cfg.user_agent, **dict(cfg.headers)}
+        # Credentials go with each request instead (_follow), so that a redirect
+        # to another origin can leave them out; session headers go everywhere.
+        headers = {"User-Agent": cfg.user_agent,
+                   **{k: v for k, v in cfg.headers if k.lower() not in _CREDENTIALS}}
+        # trust_env: HTTP_PROXY/HTTPS_PROXY/NO_PROXY apply as in curl; an explicit
+        # cfg.proxy (passed per request below) wins over them.
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers=headers,
-            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            cookie_jar=aiohttp.CookieJar(unsafe=True), trust_env=cfg.trust_env,
         )
         return self
 
@@ -151,29 +177,26 @@ class Fetcher:
         return self._session
 
     async def fetch(self, request: Request) -> Response:
-        """Fetch ``request``; return a Response or raise FetchError."""
+        """Fetch ``request``, following redirects; return a Response or raise FetchError.
+
+        Redirects are followed here, one hop at a time, so that each target is
+        checked before it is requested: it must be an http(s) URL, within
+        ``max_redirects`` hops, and pass ``redirect_check`` (the crawl's scope and
+        robots.txt). The total timeout covers the whole chain and the body.
+        """
         cfg = self.config
         try:
-            async with self.session.request(
-                request.method, URL(request.url, encoded=True), headers=request.headers,
-                data=request.body, allow_redirects=True, max_redirects=cfg.max_redirects,
-            ) as resp:
-                body, truncated = await self._read_capped(resp)
-                status = resp.status
-                headers = resp.headers
-                final_url = str(resp.url)
-                history = tuple(str(r.url) for r in resp.history)
+            async with asyncio.timeout(cfg.timeouts.total):
+                return await self._follow(request)
+        except aiohttp.SocketTimeoutError:
+            raise FetchError("timeout", f"no data for {cfg.timeouts.read}s (read timeout)",
+                             retryable=True) from None
+        except aiohttp.ConnectionTimeoutError:
+            raise FetchError("timeout", f"no connection within {cfg.timeouts.connect}s "
+                             "(connect timeout)", retryable=True) from None
         except TimeoutError:
             raise FetchError("timeout", f"no complete answer within the time limit "
                              f"({cfg.timeouts.total}s total)", retryable=True) from None
-        except aiohttp.TooManyRedirects as exc:
-            # A URL seen twice in the chain is a loop: say so, it is what the user must fix.
-            chain = [str(r.url) for r in exc.history]
-            if len(set(chain)) < len(chain):
-                raise FetchError("redirect_loop", f"redirect loop through {len(set(chain))} "
-                                 f"URLs", retryable=False) from None
-            raise FetchError("redirects", f"more than {cfg.max_redirects} redirects",
-                             retryable=False) from None
         except aiohttp.ClientConnectorError as exc:
             raise FetchError("connect", f"cannot connect to {exc.host}:{exc.port}: "
                              f"{exc.os_error.strerror or exc.os_error}", retryable=True) from None
@@ -187,30 +210,112 @@ class Fetcher:
             raise FetchError("protocol", f"bad response: {exc.message}", retryable=True) from None
         except aiohttp.ClientError as exc:
             raise FetchError("client", f"{type(exc).__name__}: {exc}", retryable=True) from None
-        response = Response(final_url, status, headers, body, request)
-        response.truncated = truncated
-        response.redirects = history
-        return response
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> tuple[bytes, bool]:
-        """Read at most ``max_body`` bytes; report whether the body was cut off.
+    async def _follow(self, request: Request) -> Response:
+        cfg = self.config
+        url = URL(request.url, encoded=True)
+        method, data = request.method, request.body
+        headers = {**{k: v for k, v in cfg.headers if k.lower() in _CREDENTIALS},
+                   **dict(request.headers or {})}
+        chain: list[str] = []  # the URLs answered with a redirect, in order
+        while True:
+            async with self.session.request(
+                method, url, headers=headers, data=data, allow_redirects=False,
+                proxy=cfg.proxy,
+            ) as resp:
+                target = _redirect_target(resp)
+                if target is None:
+                    body, truncated = await read_capped(resp, cfg.max_body)
+                    response = Response(str(resp.url), resp.status, resp.headers, body, request)
+                    response.truncated = truncated
+                    response.redirects = tuple(chain)
+                    return response
+                chain.append(str(resp.url))
+                status = resp.status
+            if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+                method, data = "GET", None  # what browsers do (RFC 9110 15.4)
+            await self._check_redirect(chain, target, status)
+            if target.origin() != url.origin():
+                # Credentials the user gave for one site are not sent to another.
+                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
+            url = target
 
-        A body past the cap is cut rather than refused: the page is still
-        recorded (and flagged), but memory stays bounded.
-        """
-        limit = self.config.max_body
-        length = resp.content_length
-        if length is not None and length <= limit:
-            return await resp.read(), False
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(65536):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                resp.close()
-                return b"".join(chunks)[:limit], True
-        return b"".join(chunks), False
+    async def _check_redirect(self, chain: list[str], target: URL, status: int) -> None:
+        """Raise FetchError (never worth a retry) if ``target`` must not be requested."""
+        max_redirects = self.config.max_redirects
+        if len(chain) > max_redirects:
+            # A URL seen twice in the chain is a loop: say so, it is what the user must fix.
+            if len(set(chain)) < len(chain):
+                raise FetchError("redirect_loop", f"redirect loop through {len(set(chain))} "
+                                 "URLs", retryable=False, status=status)
+            raise FetchError("redirects", f"more than {max_redirects} redirects",
+                             retryable=False, status=status)
+        if self.redirect_check is not None:
+            reason = await self.redirect_check(str(target))
+            if reason is not None:
+                raise FetchError("redirect", f"redirected to {target} ({reason}); not followed",
+                                 retryable=False, status=status)
+
+
+#: Request headers dropped when a redirect leads to another origin.
+_CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CRAWLABLE = frozenset({"http", "https"})
+
+
+def _redirect_target(resp: aiohttp.ClientResponse) -> URL | None:
+    """Where a redirect leads, or None if ``resp`` is a page (a 3xx without Location is one).
+
+    A target that is not an http(s) URL (``file:``, ``javascript:``, ``data:``,
+    malformed) raises FetchError: the server will say the same next time.
+    """
+    location = resp.headers.get("Location") if resp.status in _REDIRECT_STATUSES else None
+    if not location:
+        return None
+    shown = location if len(location) <= 100 else location[:100] + "…"
+    try:
+        target = resp.url.join(URL(location.strip()))
+        if target.scheme in _CRAWLABLE and target.host:
+            _ = target.port  # yarl parses the port lazily: "host:99999" raises here
+            return target
+    except ValueError:
+        pass
+    raise FetchError("bad_redirect", f"redirect to {shown!r}: not an http(s) URL",
+                     retryable=False, status=resp.status)
+
+
+#: Bytes asked of the stream at a time while reading a body under a cap.
+_READ_CHUNK = 64 * 1024
+
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """Read at most ``limit`` bytes of the body *as decoded*; report whether it was cut off.
+
+    The cap counts what the crawler holds, not what crossed the wire: aiohttp
+    inflates gzip/deflate bodies as they are read, a bounded piece at a time,
+    so a body that is 1 MB compressed and 1 GiB inflated stops at ``limit`` and
+    the connection is dropped there. A body past the cap is
+    cut rather than refused: the page is still recorded (and flagged), but
+    memory stays bounded (about twice ``limit`` while the pieces are joined).
+
+    >>> body, truncated = await read_capped(resp, 10 * 1024 * 1024)
+    """
+    length = resp.content_length
+    if length is not None and length <= limit and "Content-Encoding" not in resp.headers:
+        return await resp.read(), False  # the length is the decoded size: read it whole
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await resp.content.read(min(_READ_CHUNK, limit - size))
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    # Exactly ``limit`` bytes so far: one more byte tells a full body from a cut one.
+    if await resp.content.read(1):
+        resp.close()
+        return b"".join(chunks), True
+    return b"".join(chunks), False
 
 
 def check_status(response: Response) -> None:

@@ -37,7 +37,8 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._exceptions import UsageError
+from ._exceptions import InvalidURL, UsageError
+from ._items import as_item
 from ._request import Request
 from ._response import Response
 
@@ -56,6 +57,15 @@ _HEADER = struct.Struct(">I")
 _EXIT_GRACE = 5.0
 
 
+def stops_crawl(error: BaseException) -> bool:
+    """True if a callback's error is the user's mistake (a bad selector) and ends the crawl.
+
+    A malformed URL met in a callback (``resp.follow`` of a page's link, a
+    ``Request`` made from page data) is the page's fault: an error of that page.
+    """
+    return isinstance(error, UsageError) and not isinstance(error, InvalidURL)
+
+
 async def drive(result: Any) -> tuple[list[Any], BaseException | None]:
     """Collect what a callback's result yields: async generator, awaitable or iterable.
 
@@ -72,7 +82,7 @@ async def drive(result: Any) -> tuple[list[Any], BaseException | None]:
             result = await result
         if result is None:
             return values, None
-        if isinstance(result, Request | dict):
+        if isinstance(result, Request) or as_item(result) is not None:
             values.append(result)
         else:
             values.extend(result)
@@ -105,7 +115,7 @@ def _run_in_child(
             out.append(("item", value))
     failure: Failure = None
     if error is not None:
-        failure = (isinstance(error, UsageError), type(error).__name__, str(error))
+        failure = (stops_crawl(error), type(error).__name__, str(error))
     return out, failure
 
 

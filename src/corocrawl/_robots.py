@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,13 +36,16 @@ import aiohttp
 from protego import Protego
 from yarl import URL
 
-from ._fetcher import Fetcher, FetchError
+from ._fetcher import Fetcher, FetchError, read_capped
 from ._request import Request
 
 logger = logging.getLogger(__name__)
 
 #: RFC 9309 asks crawlers to parse at least 500 KiB.
 ROBOTS_MAX_BYTES = 512 * 1024
+#: Redirects a side fetch follows (RFC 9309: at least five for robots.txt).
+_MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +88,24 @@ class SideFetcher:
     most once per site for robots.txt and a bounded number of sitemaps.
     """
 
-    def __init__(self, *, user_agent: str, timeout: float = 20.0) -> None:
+    def __init__(
+        self, *, user_agent: str, timeout: float = 20.0,
+        headers: tuple[tuple[str, str], ...] = (), proxy: str | None = None,
+        trust_env: bool = True,
+    ) -> None:
         self._user_agent = user_agent
+        # The crawl's own headers and proxy: a site behind a proxy has its sitemaps there too.
+        self._headers = headers
+        self._proxy = proxy
+        self._trust_env = trust_env
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self.fetches = 0
 
     async def __aenter__(self) -> SideFetcher:
         self._session = aiohttp.ClientSession(
-            timeout=self._timeout, headers={"User-Agent": self._user_agent}
+            timeout=self._timeout, headers={"User-Agent": self._user_agent, **dict(self._headers)},
+            trust_env=self._trust_env,
         )
         return self
 
@@ -104,17 +117,36 @@ class SideFetcher:
             await self._session.close()
             self._session = None
 
-    async def get(self, url: str, *, max_bytes: int) -> Fetched:
-        """GET ``url``, keeping at most ``max_bytes`` of the body; never raises for HTTP trouble."""
+    async def get(
+        self, url: str, *, max_bytes: int,
+        allow: Callable[[str], Awaitable[str | None]] | None = None,
+    ) -> Fetched:
+        """GET ``url``, keeping at most ``max_bytes`` of the body; never raises for HTTP trouble.
+
+        With ``allow`` (the crawl's scope check: None, or why not), a redirect is
+        followed only to a target it accepts; otherwise aiohttp follows up to 5.
+        """
         if self._session is None:
             raise RuntimeError("SideFetcher used outside 'async with'")
         self.fetches += 1
         try:
-            async with self._session.get(url, max_redirects=5) as resp:
-                body = await resp.content.read(max_bytes + 1)
-                truncated = len(body) > max_bytes
-                return Fetched(str(resp.url), resp.status, body[:max_bytes], None, truncated)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            for _ in range(_MAX_REDIRECTS + 1):
+                async with self._session.get(
+                    url, allow_redirects=allow is None, max_redirects=_MAX_REDIRECTS,
+                    proxy=self._proxy,
+                ) as resp:
+                    location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
+                    if allow is None or not location:
+                        body, truncated = await read_capped(resp, max_bytes)
+                        return Fetched(str(resp.url), resp.status, body, None, truncated)
+                    target = str(resp.url.join(URL(location.strip())))
+                reason = await allow(target)
+                if reason is not None:
+                    return Fetched(url, None, b"", f"redirected to {target} ({reason}); "
+                                   "not followed")
+                url = target
+            return Fetched(url, None, b"", f"more than {_MAX_REDIRECTS} redirects")
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
             return Fetched(url, None, b"", reason)
 
@@ -233,6 +265,9 @@ class RobotsPolicy:
             logger.info("robots.txt of %s unreachable (%s): allowing", site, fetched.error)
             return SiteRules(site, None)
         if 200 <= status < 300:
+            if fetched.truncated:
+                logger.warning("robots.txt of %s is larger than %d bytes: obeying the first "
+                               "%d only", site, ROBOTS_MAX_BYTES, ROBOTS_MAX_BYTES)
             text = fetched.body.decode("utf-8", errors="replace")
             rules = SiteRules(site, status, Protego.parse(text))
         elif 400 <= status < 500:

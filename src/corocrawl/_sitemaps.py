@@ -20,7 +20,7 @@ import io
 import logging
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from xml.etree import ElementTree
@@ -68,6 +68,11 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].lower()
 
 
+def _namespace(tag: str) -> str:
+    """``{http://www.sitemaps.org/schemas/sitemap/0.9}loc`` → its namespace; ``loc`` → ""."""
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
+
+
 def parse_sitemap(data: bytes, *, max_urls: int = SITEMAP_MAX_URLS) -> Sitemap:
     """Parse a sitemap (XML urlset or index, gzip or not, or plain text lines).
 
@@ -83,14 +88,25 @@ def parse_sitemap(data: bytes, *, max_urls: int = SITEMAP_MAX_URLS) -> Sitemap:
         raise SitemapError("sitemap XML with a DOCTYPE or ENTITY is not accepted")
     kind: SitemapKind = "invalid"
     locs: list[str] = []
+    # Only <url><loc> and <sitemap><loc> in the sitemap's own namespace are entries:
+    # extensions nest their own <image:loc>, <video:loc>… inside <url>, and those are
+    # pictures and films, not pages.
+    sitemap_ns: str | None = None
+    open_tags: list[str] = []
     try:
         for event, elem in ElementTree.iterparse(io.BytesIO(data), events=("start", "end")):
             name = _local(elem.tag)
             if event == "start":
+                open_tags.append(elem.tag)
                 if kind == "invalid" and name in ("urlset", "sitemapindex"):
                     kind = "urlset" if name == "urlset" else "index"
+                    sitemap_ns = _namespace(elem.tag)
                 continue
-            if name == "loc" and elem.text and elem.text.strip():
+            open_tags.pop()
+            parent = open_tags[-1] if open_tags else ""
+            if (name == "loc" and _namespace(elem.tag) == sitemap_ns
+                    and _local(parent) in ("url", "sitemap") and _namespace(parent) == sitemap_ns
+                    and elem.text and elem.text.strip()):
                 locs.append(elem.text.strip())
                 if len(locs) >= max_urls:
                     logger.warning("sitemap lists more than %d URLs: keeping the first", max_urls)
@@ -134,12 +150,15 @@ async def discover(
     max_sitemaps: int = 200,
     max_urls: int = 1_000_000,
     max_index_depth: int = 3,
+    allow: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> Discovered:
     """Read the sitemaps of the start URLs' sites and return the page URLs they list.
 
     Candidates per site: its robots.txt ``Sitemap:`` lines, else ``/sitemap.xml``.
     Sitemap indexes are followed up to ``max_index_depth`` levels. Errors (404,
     bad XML) are collected, never raised: sitemaps are a hint, not a requirement.
+    ``allow`` (the crawl's scope and robots.txt check: None, or why not) is asked
+    before each sitemap is fetched; a refused one is listed in ``errors``.
     """
     found = Discovered()
     seen_pages: set[str] = set()
@@ -154,11 +173,18 @@ async def discover(
         if sitemap_url in seen_maps:
             continue
         seen_maps.add(sitemap_url)
-        fetched = await fetcher.get(sitemap_url, max_bytes=SITEMAP_MAX_BYTES)
+        reason = await allow(sitemap_url) if allow is not None else None
+        if reason is not None:
+            found.errors.append((sitemap_url, f"{reason}: not fetched"))
+            continue
+        fetched = await fetcher.get(sitemap_url, max_bytes=SITEMAP_MAX_BYTES, allow=allow)
         found.sitemaps_read.append(sitemap_url)
         if fetched.status is None or not 200 <= fetched.status < 300:
             reason = fetched.error or f"HTTP {fetched.status}"
             found.errors.append((sitemap_url, reason))
+            continue
+        if fetched.truncated:  # cut XML is not well-formed: say why instead
+            found.errors.append((sitemap_url, f"larger than {SITEMAP_MAX_BYTES} bytes"))
             continue
         try:
             sitemap = parse_sitemap(fetched.body)

@@ -81,7 +81,8 @@ async def gallery_site(tmp_path: Path) -> AsyncIterator[tuple[str, int]]:
         # the rest stay remote URLs, so the page shows both kinds.
         report = await download_posters(items[: MOVIES // 2], site_dir / "posters")
         assert report.count("downloaded") == MOVIES // 2, report.failures
-        write_gallery(items, site_dir / "movies.html", poster_dir=site_dir / "posters")
+        write_gallery(items, site_dir / "movies.html", poster_dir=site_dir / "posters",
+                      remote_posters=True)
         yield f"{base}/movies.html", MOVIES
     finally:
         await runner.cleanup()

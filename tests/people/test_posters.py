@@ -8,9 +8,9 @@ import pytest
 
 from corocrawl._posters import (
     download_posters,
-    extension_for,
     find_poster,
     safe_subject_id,
+    sniff_image,
 )
 
 from .conftest import ImageServer
@@ -42,13 +42,14 @@ async def test_downloads_names_by_id_and_hash_and_skips_existing(
     assert _files(tmp_path) == names
 
 
-async def test_extension_comes_from_content_type_not_url(
+async def test_extension_comes_from_the_bytes_not_content_type_or_url(
     image_server: ImageServer, tmp_path: Path
 ) -> None:
+    # /photo.jpg serves PNG bytes as image/jpeg: the bytes decide.
     report = await download_posters(
         [{"subject_id": "42", "poster_url": image_server.url("/photo.jpg")}], tmp_path
     )
-    assert report.paths["42"].suffix == ".jpg"
+    assert report.paths["42"].suffix == ".png"
 
 
 async def test_bad_responses_fail_cleanly_and_leave_no_files(
@@ -104,6 +105,8 @@ async def test_network_names_cannot_escape_dest(image_server: ImageServer, tmp_p
     assert [p.name.split("-")[0] for p in dest.iterdir()] == ["123"]
     assert {r.status for r in report.results} == {"downloaded", "skipped"}
     assert safe_subject_id("１２３") is None  # full-width digits are not ASCII digits
+    assert safe_subject_id("9" * 40) == "9" * 40  # never cut: two ids would share a file
+    assert safe_subject_id("9" * 201) is None  # too long for a file name
 
 
 async def test_cancel_mid_download_leaves_no_partial_file(
@@ -146,10 +149,11 @@ async def test_per_host_cap_and_host_policy(image_server: ImageServer, tmp_path:
     assert elapsed >= 0.14  # one connection, 50 ms apart: the policy was obeyed
 
 
-def test_extension_for() -> None:
-    assert extension_for("image/jpeg; charset=binary") == "jpg"
-    assert extension_for("IMAGE/WEBP") == "webp"
-    assert extension_for("image/svg+xml") is None
-    assert extension_for("text/html") is None
-    assert extension_for(None) is None
-    assert extension_for("image/x-../evil") == "xevil"
+def test_sniff_image() -> None:
+    assert sniff_image(b"\xff\xd8\xff\xe0\x00\x10JFIF") == "jpg"
+    assert sniff_image(b"GIF87a...") == "gif"
+    assert sniff_image(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "webp"
+    assert sniff_image(b"\x00\x00\x00\x20ftypmif1\x00\x00\x00\x00mif1avifmiaf") == "avif"
+    assert sniff_image(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom") is None
+    assert sniff_image(b"<svg xmlns='http://www.w3.org/2000/svg'/>") is None
+    assert sniff_image(b"<html>") is None and sniff_image(b"") is None

@@ -84,7 +84,7 @@ async def test_collect_is_idempotent_and_concurrent_safe(redis_url: str, tmp_pat
     assert json.loads(rows["k0001"]) == {"id": 1, "name": "movie 1", "old": True}
     lines = jsonl.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1200 and json.loads(lines[0])["poster"] == "p0.jpg"
-    with csv_path.open(encoding="utf-8", newline="") as f:
+    with csv_path.open(encoding="utf-8-sig", newline="") as f:
         table = list(csv.DictReader(f))
     assert len(table) == 1200 and table[1]["poster"] == ""
     # The command's path (the crawl store's sink when installed): concurrent runs take turns.
@@ -94,6 +94,30 @@ async def test_collect_is_idempotent_and_concurrent_safe(redis_url: str, tmp_pat
     assert await asyncio.gather(
         collect(redis_url, "c", db=fresh), collect(redis_url, "c", db=fresh)
     ) == [1200, 1200]
+
+
+def test_collect_command_writes_every_output(redis_url: str, tmp_path: Path) -> None:
+    """``collect -o a.jsonl -o b.csv -o c.json`` writes all three (it once wrote only the last)."""
+    from corocrawl.cli import main
+
+    async def fill() -> None:
+        sink = RedisSink(redis_url, "multi")
+        await sink.open()
+        await sink.write([(f"k{i}", {"id": i, "name": f"电影 {i}"}) for i in range(5)])
+        await sink.close()
+
+    asyncio.run(fill())
+    outs = [tmp_path / "a.jsonl", tmp_path / "b.csv", tmp_path / "c.json"]
+    argv = ["collect", "--redis", redis_url, "--crawl-name", "multi"]
+    for out in outs:
+        argv += ["-o", str(out)]
+    assert main(argv) == 0
+    jsonl = [json.loads(line) for line in outs[0].read_text("utf-8").splitlines()]
+    with outs[1].open(encoding="utf-8-sig", newline="") as f:
+        table = list(csv.DictReader(f))
+    array = json.loads(outs[2].read_bytes())
+    assert jsonl == array == [{"id": i, "name": f"电影 {i}"} for i in range(5)]
+    assert [row["name"] for row in table] == [f"电影 {i}" for i in range(5)]
 
 
 async def test_status_reports_queue_and_workers(redis_url: str) -> None:

@@ -1,4 +1,4 @@
-"""JSONL and CSV exports, written to real files."""
+"""JSONL, JSON and CSV exports, written to real files."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def test_empty_export_writes_header_only(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["movies.json", "movies.txt", "movies", "movies.jsnol", "movies.csv.gz"]
+    "name", ["movies.jsn", "movies.txt", "movies", "movies.jsnol", "movies.csv.gz"]
 )
 def test_unknown_extension_is_a_usage_error(tmp_path: Path, name: str) -> None:
     with pytest.raises(UsageError) as info:
@@ -110,6 +110,7 @@ def test_unknown_extension_is_a_usage_error(tmp_path: Path, name: str) -> None:
     message = str(info.value)
     assert "\n" not in message
     assert ".jsonl" in message and ".csv" in message and ".ndjson" in message
+    assert ".json," in message
     assert (Path(name).suffix or "no extension") in message
     with pytest.raises(UsageError):
         check_export_path(tmp_path / name)
@@ -125,6 +126,7 @@ def test_home_directory_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_export_format() -> None:
     assert export_format("a.CSV") == "csv"
+    assert export_format("a.json") == "json"
     assert export_format(Path("x/y.ndjson")) == "jsonl"
 
 
@@ -168,8 +170,44 @@ def test_read_only_directory(tmp_path: Path) -> None:
         locked.chmod(0o700)
 
 
-def test_crash_mid_export_keeps_the_old_file(tmp_path: Path) -> None:
-    path = tmp_path / "movies.jsonl"
+def test_json_is_one_array_and_agrees_with_jsonl_and_csv(tmp_path: Path) -> None:
+    assert export_items(MOVIES, tmp_path / "m.json", None) == 3
+    assert export_items(MOVIES, tmp_path / "m.jsonl", None) == 3
+    assert export_items(MOVIES, tmp_path / "m.csv", FIELDS) == 3
+    raw = (tmp_path / "m.json").read_bytes()
+    assert "教授与疯子".encode() in raw and b"\\u" not in raw
+    as_json = json.loads(raw)
+    as_jsonl = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text("utf-8").splitlines()]
+    assert as_json == as_jsonl == MOVIES
+    with (tmp_path / "m.csv").open(encoding="utf-8-sig", newline="") as f:
+        names = [row["name"] for row in csv.DictReader(f)]
+    assert names == [movie["name"] for movie in as_json]
+
+
+def test_json_export_streams_items(tmp_path: Path) -> None:
+    """Each item is written before the next is asked for: no list of all items."""
+    path = tmp_path / "m.json"
+    written: list[int] = []
+
+    def items() -> Iterator[dict[str, Any]]:
+        for i in range(3):
+            temp = next(p for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
+            written.append(temp.stat().st_size)
+            yield {"i": i, "pad": "x" * 70000}  # past any write buffer
+
+    assert export_items(items(), path, None) == 3
+    assert written[0] < written[1] < written[2]
+    assert [row["i"] for row in json.loads(path.read_bytes())] == [0, 1, 2]
+
+
+def test_empty_json_export_is_an_empty_array(tmp_path: Path) -> None:
+    assert export_items([], tmp_path / "none.json", FIELDS) == 0
+    assert json.loads((tmp_path / "none.json").read_bytes()) == []
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_crash_mid_export_keeps_the_old_file(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"movies{suffix}"
     export_items(MOVIES[:1], path, None)
     before = path.read_bytes()
 

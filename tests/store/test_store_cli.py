@@ -41,7 +41,9 @@ async def make_crawl(db: Path) -> None:
 def only_store_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     """Build the CLI with just the commands under test, so another command's import
     problem cannot fail these tests."""
-    monkeypatch.setattr(corocrawl.cli, "_COMMANDS", ("_status", "_retry_failed", "_export"))
+    wanted = ("_status", "_retry_failed", "_export")
+    only = tuple(c for c in corocrawl.cli.COMMANDS if c[1] in wanted)
+    monkeypatch.setattr(corocrawl.cli, "COMMANDS", only)
 
 
 @pytest.fixture
@@ -55,6 +57,39 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     return err
+
+
+async def make_failed_crawl(db: Path, errors: list[str]) -> None:
+    """A stored crawl whose every request failed, with these errors."""
+    async with SqliteStore(db) as store:
+        f = store.frontier
+        await f.add([Request(url(f"page/{i}")) for i in range(len(errors))])
+        leased = [await f.lease(0) for _ in errors]
+        await f.settle([Outcome(r, "failed", error=error)
+                        for r, error in zip(leased, errors, strict=True) if r is not None])
+
+
+def test_status_does_not_suggest_retrying_a_404(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "gone.db"
+    asyncio.run(make_failed_crawl(db, ["http_404: HTTP 404", "http_410: HTTP 410"]))
+    assert main(["status", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "retry-failed" not in out
+    assert "would fail the same way" in out
+
+
+def test_status_suggests_a_user_agent_for_blocked_requests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "blocked.db"
+    asyncio.run(make_failed_crawl(db, ["blocked: HTTP 418: the site refuses this client",
+                                       "http_404: HTTP 404"]))
+    assert main(["status", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "1 were refused as a bot: send a browser --user-agent" in out
+    assert f"then: corocrawl retry-failed --db {db}" in out
 
 
 def test_status(crawl_db: Path, capsys: pytest.CaptureFixture[str]) -> None:

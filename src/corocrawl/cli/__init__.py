@@ -4,6 +4,13 @@ Each subcommand lives in its own module ``cli/_<name>.py`` exposing
 ``register(subparsers)``, which adds its parser and sets ``run=func`` where
 ``func(args) -> int`` is the exit code. Errors the user can fix are
 ``CorocrawlError``s: printed as one line, never a traceback.
+
+``corocrawl --help`` and ``--version`` must be quick (under 0.3 s), so this
+module imports no command: with no command on the line the parser lists the
+commands from ``COMMANDS`` alone, and a command loads only its own module.
+Only when a corocrawl.toml or COROCRAWL_* variable is about do all commands
+load, because a key there may belong to any command and is checked against
+all of them. A test checks that ``COMMANDS`` says what each module registers.
 """
 
 from __future__ import annotations
@@ -16,26 +23,36 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import __version__
 from .._exceptions import CorocrawlError, UsageError
-from ._settings import resolve_settings
+from ._settings import CONFIG_FILE, ENV_PREFIX, resolve_settings
 
-# Modules in cli/ that define subcommands, in the order --help lists them.
-_COMMANDS = (
-    "_douban",
-    "_serve_demo",
-    "_demo",
-    "_status",
-    "_retry_failed",
-    "_export",
-    "_crawl",
-    "_links",
-    "_report",
-    "_config_cmd",
-    "_collect",
-    "_bench",
+#: Every subcommand: (name, module in cli/, one-line help), in the order --help lists them.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("run", "_run",
+     "run the Crawler a Python file defines (persistence, resume, progress, exports)"),
+    ("douban", "_douban", "crawl douban's upcoming movies (即将上映) with posters"),
+    ("serve-demo", "_serve_demo", "serve the embedded douban replica site"),
+    ("demo", "_demo", "crawl the embedded douban replica (offline) and show the movies"),
+    ("status", "_status", "show a stored crawl's progress: pending, done, failed, items"),
+    ("retry-failed", "_retry_failed", "queue the failed requests of a stored crawl again"),
+    ("export", "_export", "write the items of a stored crawl to .jsonl, .json or .csv"),
+    ("crawl", "_crawl", "crawl any site: follow links within scope, record every page"),
+    ("links", "_links",
+     "report broken links (4xx, 5xx, unreachable, long redirect chains) of a crawl"),
+    ("report", "_report", "write an HTML poster gallery of the movies in a crawl database"),
+    ("shell", "_shell", "fetch a page and try selectors on it in Python (resp.css ...)"),
+    ("config", "_config_cmd", "show the effective settings and where each one comes from"),
+    ("collect", "_collect", "copy a shared (Redis) crawl's items into SQLite/JSONL/JSON/CSV"),
+    ("bench", "_bench",
+     "crawl the replica sequentially, with threads and with corocrawl; compare"),
 )
+#: Top-level options that take a value (the token after them is not a command).
+_VALUE_OPTIONS = frozenset({"--config"})
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
+#: What a shell reports for a program stopped by SIGPIPE (128 + 13), e.g. ``… | head``.
+EXIT_BROKEN_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,34 +61,75 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, commands: bool | str = True) -> argparse.ArgumentParser:
+    """The ``corocrawl`` parser with every command (``True``), or listing them without
+    loading them (``False``), or with just the named one loaded."""
     parser = _Parser(
         prog="corocrawl",
         description="A fast, crash-safe web crawler built on asyncio coroutines.",
         epilog="examples:\n"
         "  corocrawl demo                                   # offline, against the replica\n"
+        "  corocrawl run spider.py -o items.jsonl           # your own spider, resumable\n"
         "  corocrawl douban --city beijing -o movies.jsonl --posters posters\n"
         "  corocrawl report --posters posters -o movies.html\n"
         "  corocrawl crawl https://example.com/ -o pages.jsonl\n"
         "  corocrawl status --db corocrawl.db\n"
+        "  corocrawl shell https://example.com/ -c 'resp.css_first(\"h1\").text()'\n"
         "  corocrawl serve-demo --port 8080 --movies 200\n"
         "  corocrawl config douban                          # effective settings\n"
         "  corocrawl bench --latency 0.5-2 --pages 40       # sequential vs threads vs coroutines",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"corocrawl {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    for name in _COMMANDS:
-        module = importlib.import_module(f"{__name__}.{name}")
-        module.register(sub)
+    for name, module_name, help_text in COMMANDS:
+        if commands is True or commands == name:
+            importlib.import_module(f"{__name__}.{module_name}").register(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The first positional word of ``argv`` (a command, or a typo argparse must name)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--":
+            return token
+        elif token.startswith("-"):
+            skip = token in _VALUE_OPTIONS
+        else:
+            return token
+    return None
+
+
+def _settings_may_name_any_command(argv: Sequence[str]) -> bool:
+    """Whether a config file or COROCRAWL_* variable may apply (its keys span commands)."""
+    return (
+        any(name.startswith(ENV_PREFIX) for name in os.environ)
+        or any(token.startswith("--config") for token in argv)
+        or (Path.cwd() / CONFIG_FILE).exists()
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = _command_word(arguments)
+    if command is None:
+        # --help, --version or nothing: argparse answers the first two and exits.
+        parser = build_parser(commands=False)
+        parser.parse_args(arguments)
+        parser.print_help()
+        return EXIT_USAGE
+    known = any(name == command for name, _, _ in COMMANDS)
+    everything = not known or _settings_may_name_any_command(arguments)
+    parser = build_parser(commands=True if everything else command)
     try:
         # Flags, then COROCRAWL_* variables, then corocrawl.toml, then defaults.
-        args, _sources = resolve_settings(parser, argv, os.environ, Path.cwd())
+        args, _sources = resolve_settings(parser, arguments, os.environ, Path.cwd())
     except UsageError as exc:
         print(f"corocrawl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -85,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(run(args))
+    except BrokenPipeError:
+        return _reader_went_away()
     except UsageError as exc:
         print(f"corocrawl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -94,6 +154,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("corocrawl: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_went_away() -> int:
+    """``corocrawl links --format json | head``: head has read enough and closed the pipe.
+
+    That is not an error worth a traceback. Point stdout at /dev/null so the
+    interpreter's final flush of the unwritten rest fails quietly too, as the
+    Python docs advise (library/signal.html, "Note on SIGPIPE").
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

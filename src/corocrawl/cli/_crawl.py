@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from .._config import CrawlConfig
 from .._exceptions import UsageError
 from .._links import compile_patterns
+from .._run import RunOutput
 from .._running import graceful_signals, loop_factory
 from ..sinks._files import check_export_path, export_items
 from ..spiders._pagestore import PAGE_FIELDS, read_pages
 from ..spiders.generic import CrawlResult, GenericCrawl, GenericOptions
 from ..store import SqliteStore
-from ._options import add_crawl_options, check_db_path, config_from_args, non_negative_int
-from ._output import console, print_summary
+from ._options import (
+    add_crawl_options,
+    check_db_path,
+    check_log_json,
+    config_from_args,
+    non_negative_int,
+)
+from ._output import command_output, console, print_summary
 
 EXAMPLES = """examples:
   corocrawl crawl https://docs.example.com/ -o pages.jsonl
@@ -81,7 +89,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     out.add_argument("--fresh", action="store_true",
                      help="forget the crawl stored in --db and start over (default: resume)")
     out.add_argument("-o", "--output", action="append", default=[], metavar="FILE",
-                     help="export the page records to FILE (.jsonl or .csv); repeatable")
+                     help="export the page records to FILE (.jsonl, .json or .csv); repeatable")
     out.add_argument("--save-pages", type=Path, metavar="DIR",
                      help="save each page's body under DIR/<host>/<path>")
     out.add_argument("--warc", type=Path, metavar="FILE",
@@ -127,9 +135,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_body is not None:
         changes["max_body"] = args.max_body
     if changes:
-        import dataclasses
-
         config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+    check_log_json(args.log_json)
     # The SQLite store makes the crawl resumable: run the same command again after
     # a crash or Ctrl-C and it continues. Page records also go to its items.
     store = SqliteStore(db, fresh=args.fresh, item_key="requested_url")
@@ -137,8 +144,11 @@ def run(args: argparse.Namespace) -> int:
         options, config=config, db=db, frontier=store.frontier, sinks=[store.sink],
         fresh=args.fresh,
     )
+    # The runner every command shares: live progress on stderr and --log-json
+    # events from the engine; the summary is this command's own (below).
+    output = dataclasses.replace(command_output(args), summary=False)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        result = runner.run(_crawl_with_signals(crawl))
+        result = runner.run(_crawl_with_signals(crawl, output))
     pages = read_pages(db)
     for out in outputs:
         export_items(pages, out, PAGE_FIELDS)
@@ -149,10 +159,10 @@ def run(args: argparse.Namespace) -> int:
     return 0 if fetched else 1
 
 
-async def _crawl_with_signals(crawl: GenericCrawl) -> CrawlResult:
+async def _crawl_with_signals(crawl: GenericCrawl, output: RunOutput) -> CrawlResult:
     """Run the crawl; the first Ctrl-C/SIGTERM stops it gracefully, a second at once."""
     with graceful_signals(crawl.stop):
-        return await crawl.crawl()
+        return await crawl.crawl(output)
 
 
 def print_result(result: CrawlResult) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from .._config import CrawlConfig
 from ..demo import DemoConfig, DemoServerThread
+from ..spiders.douban import BROWSER_USER_AGENT
 from ._douban import crawl_douban
 from ._options import add_crawl_options, add_output_options, positive_int
 
@@ -62,7 +64,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="write the HTML poster gallery to FILE (default movies.html)",
     )
     parser.add_argument("--today", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
-    add_crawl_options(parser)
+    add_crawl_options(parser, CrawlConfig(user_agent=BROWSER_USER_AGENT))  # as douban's
     parser.set_defaults(run=run, fresh=True)
 
 

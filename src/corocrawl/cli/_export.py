@@ -1,4 +1,4 @@
-"""``corocrawl export``: write a stored crawl's items to JSONL or CSV."""
+"""``corocrawl export``: write a stored crawl's items to JSONL, JSON or CSV."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from ._store_args import add_db_option, existing_db
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "export",
-        help="write the items of a stored crawl to .jsonl or .csv",
+        help="write the items of a stored crawl to .jsonl, .json or .csv",
         description="Write every item stored in --db to FILE; the extension picks the "
-        "format (.jsonl, .ndjson or .csv). Safe to run while the crawl is running: it "
+        "format (.jsonl, .ndjson, .json or .csv). Safe to run while the crawl is running: it "
         "exports what is stored so far.",
         epilog="examples:\n  corocrawl export -o movies.jsonl\n"
         "  corocrawl export --db crawl.db -o movies.csv --fields name,date,poster_url",
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_db_option(parser)
     parser.add_argument("-o", "--output", action="append", required=True, metavar="FILE",
-                        help="file to write (.jsonl or .csv); repeatable")
+                        help="file to write (.jsonl, .json or .csv); repeatable")
     parser.add_argument("--fields", metavar="A,B,...",
                         help="only these fields, in this order (default: all, as stored)")
     parser.set_defaults(run=run)

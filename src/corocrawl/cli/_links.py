@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 
 from .._exceptions import UsageError
-from ._output import console
 
 EXAMPLES = """examples:
   corocrawl crawl https://example.com/ --db site.db && corocrawl links --db site.db
@@ -153,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_findings(findings: list[Finding]) -> None:
+    # rich here, not at import: `links --format json` and --help do without it.
+    from rich.console import Console
+
+    console = Console(highlight=False)
     if not findings:
         console.print("no broken links found")
         return

@@ -43,7 +43,13 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         default=None,
         help="folder of downloaded posters (corocrawl douban --posters DIR); "
-        "movies without a local poster use the poster URL",
+        "movies without a local poster get a placeholder",
+    )
+    parser.add_argument(
+        "--remote-posters",
+        action="store_true",
+        help="show the poster URL of a movie without a local poster (the page then "
+        "loads images from those servers when opened)",
     )
     parser.add_argument(
         "-o",
@@ -61,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     posters = Path(args.posters) if args.posters else None
     if posters is not None and not posters.is_dir():
         raise UsageError(f"--posters {args.posters}: no such folder; download posters first")
-    page = write_gallery(items, args.output, poster_dir=posters, title=args.title)
+    page = write_gallery(items, args.output, poster_dir=posters, title=args.title,
+                         remote_posters=args.remote_posters)
     local = sum(1 for item in items if posters and find_poster(posters, item.get("subject_id")))
     print(f"wrote {page.resolve()} ({len(items)} movies, {local} local posters)")
     if not items:

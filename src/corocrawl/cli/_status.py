@@ -59,6 +59,25 @@ def _when(timestamp: float | None, now: float) -> str:
     return f"{stamp} ({rel})"
 
 
+def _what_to_do(status: StoreStatus, db_arg: str) -> list[str]:
+    """retry-failed only where another try may succeed: a 404 stays a 404."""
+    from .._fetcher import worth_retrying  # here: it loads aiohttp, which status needs not
+    transient = sum(g.count for g in status.failures if worth_retrying(g.reason))
+    blocked = sum(g.count for g in status.failures if g.reason == "blocked")
+    lines = []
+    if transient:
+        lines.append(f"{transient:,} failed for reasons that may pass (timeouts, connection "
+                     f"errors, 5xx, 429); queue them again with: "
+                     f"corocrawl retry-failed --db {db_arg}")
+    if blocked:
+        lines.append(f"{blocked:,} were refused as a bot: send a browser --user-agent and slow "
+                     f"down with --delay, then: corocrawl retry-failed --db {db_arg}")
+    if not transient and not blocked:
+        lines.append("another try would fail the same way (e.g. 404: the pages do not exist); "
+                     "fix the URLs or the spider rather than retrying")
+    return lines
+
+
 def render(status: StoreStatus, *, db_arg: str, now: float | None = None) -> str:
     """The text ``corocrawl status`` prints."""
     now = time.time() if now is None else now
@@ -81,7 +100,7 @@ def render(status: StoreStatus, *, db_arg: str, now: float | None = None) -> str
         for group in status.failures:
             lines.append(f"  {group.reason:<{width}} {group.count:>8,}   e.g. "
                          f"{group.example_url}: {group.example_error}")
-        lines.append(f"queue them again with: corocrawl retry-failed --db {db_arg}")
+        lines += _what_to_do(status, db_arg)
     if status.pending or status.in_flight:
         lines.append("to continue, run the same crawl command again with the same --db")
     elif status.done or status.failed:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
-import os
 import sqlite3
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import StorageError, UsageError
+from .._exceptions import StorageError
 from ..sinks._base import Item, ItemSink, KeyedItem
+from ..sinks._files import export_format, export_items
 from ._link import DEFAULT_CRAWL_NAME, CrawlKeys, RedisLink, unpack
 from ._sink import iter_items
 
@@ -189,17 +187,15 @@ class SqliteUpsertSink:
 
 
 class SnapshotFileSink:
-    """JSONL or CSV of ALL items, sorted by key, replaced atomically on close.
+    """JSONL, JSON or CSV of ALL items, sorted by key, replaced atomically on close.
 
-    A snapshot (not an append) is what makes ``collect -o`` idempotent.
+    A snapshot (not an append) is what makes ``collect -o`` idempotent. The file
+    is written by the export writer every ``-o`` uses (``corocrawl.sinks._files``).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        suffix = self.path.suffix.lower()
-        if suffix not in (".jsonl", ".csv"):
-            raise UsageError(f"cannot write {self.path}: give a .jsonl or .csv file name")
-        self.format = suffix[1:]
+        export_format(self.path)  # UsageError for an unknown extension, before any work
         self._items: dict[str, Item] = {}
 
     async def open(self) -> None:
@@ -213,29 +209,7 @@ class SnapshotFileSink:
             self._items[key] = {**self._items.get(key, {}), **item}
 
     async def close(self) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                ordered = [self._items[k] for k in sorted(self._items)]
-                if self.format == "jsonl":
-                    for item in ordered:
-                        out.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
-                else:
-                    columns: dict[str, None] = {}
-                    for item in ordered:
-                        columns.update(dict.fromkeys(item))
-                    writer = csv.DictWriter(out, fieldnames=list(columns))
-                    writer.writeheader()
-                    for item in ordered:
-                        writer.writerow({k: _cell(v) for k, v in item.items()})
-            os.replace(tmp, self.path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
-
-def _cell(value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+        export_items((self._items[k] for k in sorted(self._items)), self.path)
 
 
 def format_status(status: dict[str, Any]) -> str:

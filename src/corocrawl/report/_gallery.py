@@ -61,19 +61,24 @@ def write_gallery(
     poster_dir: str | os.PathLike[str] | None = None,
     title: str = DEFAULT_TITLE,
     generated: dt.datetime | None = None,
+    remote_posters: bool = False,
 ) -> Path:
     """Write the gallery of ``items`` (douban movie dicts) to ``path``; return the path.
 
     A poster downloaded into ``poster_dir`` is linked by its path relative to the
-    page, so the page and the folder can be moved together; otherwise the page
-    uses ``poster_url`` (or the small ``thumb_url``).
+    page, so the page and the folder can be moved together. Any other movie gets
+    a "no poster" placeholder: opening the page makes no request to a server the
+    crawler did not choose to trust (its poster may have been refused as too big
+    or not an image). ``remote_posters=True`` uses ``poster_url`` (or the small
+    ``thumb_url``) for those instead.
 
         >>> write_gallery(store.iter_items(), "movies.html", poster_dir="posters")
         PosixPath('movies.html')
     """
     target = Path(path)
     html = render_gallery(
-        items, poster_dir=poster_dir, page_dir=target.parent, title=title, generated=generated
+        items, poster_dir=poster_dir, page_dir=target.parent, title=title, generated=generated,
+        remote_posters=remote_posters,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.tmp")
@@ -89,13 +94,16 @@ def render_gallery(
     page_dir: str | os.PathLike[str] = ".",
     title: str = DEFAULT_TITLE,
     generated: dt.datetime | None = None,
+    remote_posters: bool = False,
 ) -> str:
     """The gallery as an HTML string (see :func:`write_gallery`)."""
     movies = sorted(items, key=_sort_key)
     when = (generated or dt.datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M")
     sections: list[str] = []
     for heading, sub, group in _group_by_week(movies):
-        cards = "\n".join(_card(movie, poster_dir, Path(page_dir)) for movie in group)
+        cards = "\n".join(
+            _card(movie, poster_dir, Path(page_dir), remote_posters) for movie in group
+        )
         small = f"<small>{escape(sub)}</small>" if sub else ""
         sections.append(
             f'<section class="week"><h2>{escape(heading)}{small}</h2>\n'
@@ -167,9 +175,14 @@ def _group_by_week(
     return groups
 
 
-def _card(movie: Mapping[str, Any], poster_dir: str | os.PathLike[str] | None, page: Path) -> str:
+def _card(
+    movie: Mapping[str, Any],
+    poster_dir: str | os.PathLike[str] | None,
+    page: Path,
+    remote_posters: bool,
+) -> str:
     name = _text(movie.get("name")) or "(untitled)"
-    poster = _poster_src(movie, poster_dir, page)
+    poster = _poster_src(movie, poster_dir, page, remote_posters)
     if poster:
         image = (
             f'<img class="poster" src="{escape(poster)}" alt="{escape(name)}" '
@@ -197,13 +210,18 @@ def _card(movie: Mapping[str, Any], poster_dir: str | os.PathLike[str] | None, p
 
 
 def _poster_src(
-    movie: Mapping[str, Any], poster_dir: str | os.PathLike[str] | None, page: Path
+    movie: Mapping[str, Any],
+    poster_dir: str | os.PathLike[str] | None,
+    page: Path,
+    remote_posters: bool,
 ) -> str | None:
     if poster_dir is not None:
         local = find_poster(poster_dir, movie.get("subject_id"))
         if local is not None:
             relative = os.path.relpath(local.resolve(), page.resolve())
             return quote(Path(relative).as_posix())
+    if not remote_posters:
+        return None
     return _http_url(movie.get("poster_url")) or _http_url(movie.get("thumb_url"))
 
 

@@ -1,4 +1,4 @@
-"""Exports to files: JSONL and CSV, chosen by the file's extension.
+"""Exports to files: JSONL, JSON and CSV, chosen by the file's extension.
 
 Exports are written whole and atomically: rows go to a temporary file in the
 target's directory, which is fsynced and then ``os.replace``d over the target.
@@ -26,10 +26,12 @@ from .._exceptions import StorageError, UsageError
 
 __all__ = ["EXPORT_FORMATS", "check_export_path", "export_format", "export_items"]
 
-ExportFormat = Literal["jsonl", "csv"]
+ExportFormat = Literal["jsonl", "json", "csv"]
 
 #: File extensions and the format each one selects.
-EXPORT_FORMATS: dict[str, ExportFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+EXPORT_FORMATS: dict[str, ExportFormat] = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
+}
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
@@ -122,6 +124,27 @@ def _write_jsonl(out: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
+def _write_json(out: IO[bytes], rows: Iterable[dict[str, Any]]) -> int:
+    """One JSON array, an item per line, written as the rows come (never all in memory)."""
+    count = 0
+    out.write(b"[")
+    for row in rows:
+        out.write(b",\n" if count else b"\n")
+        out.write(orjson.dumps(row, default=_json_default, option=_JSON_OPTIONS))
+        count += 1
+    out.write(b"\n]\n" if count else b"]\n")
+    return count
+
+
+def _write(out: IO[bytes], fmt: ExportFormat, rows: Iterable[dict[str, Any]],
+           fields: Sequence[str] | None) -> int:
+    if fmt == "jsonl":
+        return _write_jsonl(out, rows)
+    if fmt == "json":
+        return _write_json(out, rows)
+    return _write_csv(out, rows, fields)
+
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -177,12 +200,13 @@ def export_items(
     path: str | Path,
     fields: Sequence[str] | None = None,
 ) -> int:
-    """Write ``items`` to ``path`` as JSONL or CSV (by extension); return the row count.
+    """Write ``items`` to ``path`` as JSONL, JSON or CSV (by extension); return the row count.
 
     JSONL (``.jsonl``, ``.ndjson``): one UTF-8 JSON object per line, non-ASCII as is.
+    JSON (``.json``): one array of those objects, streamed an item at a time.
     CSV (``.csv``): UTF-8 with a BOM so Excel shows Chinese; a header row first.
     With ``fields`` every row has exactly those keys (missing ones null / empty);
-    without, JSONL rows are written as they are and the CSV header is the union of
+    without, JSON and JSONL rows are written as they are and the CSV header is the union of
     all keys in first-seen order.
 
     >>> export_items([{"name": "教授与疯子", "wants": 16577}], "movies.csv", ["name", "wants"])
@@ -200,7 +224,7 @@ def export_items(
         ) from None
     try:
         with os.fdopen(fd, "wb") as out:
-            count = _write_jsonl(out, rows) if fmt == "jsonl" else _write_csv(out, rows, fields)
+            count = _write(out, fmt, rows, fields)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, target)

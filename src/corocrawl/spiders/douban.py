@@ -16,7 +16,7 @@ from typing import Any
 
 from .._config import CrawlConfig
 from .._crawler import Crawler
-from .._exceptions import UsageError
+from .._exceptions import InvalidURL, UsageError
 from .._politeness import HostRule
 from .._request import Request, parse_url
 from .._response import Response
@@ -79,14 +79,23 @@ def build_crawler(
 
     @crawler.handler
     async def listing(resp: Response) -> AsyncIterator[Request | dict[str, Any]]:
+        bad_links: list[str] = []
         for movie in parse_list(resp.dom, resp.url):
             released = infer_release_date(movie.get("date"), crawl_day)
             # No poster_url here: the detail page owns that field, and a
             # re-fetched list page must not overwrite a poster with null.
             yield {**movie, "release_date": released.isoformat() if released else None}
-            # Details first: they finish movies, and keep the frontier short.
-            yield resp.follow(movie["url"], detail, priority=1,
-                              meta={"subject_id": movie["subject_id"]})
+            try:
+                # Details first: they finish movies, and keep the frontier short.
+                yield resp.follow(movie["url"], detail, priority=1,
+                                  meta={"subject_id": movie["subject_id"]})
+            except InvalidURL:  # a malformed link: keep the movie, skip its detail page
+                bad_links.append(movie["url"])
+        if bad_links:
+            # Raised after every movie was yielded: the engine records it as this
+            # page's error and keeps what was yielded.
+            raise InvalidURL(f"{len(bad_links)} malformed movie link(s) on {resp.url}, "
+                             f"e.g. {bad_links[0]!r}")
 
     @crawler.handler
     async def detail(resp: Response) -> AsyncIterator[dict[str, Any]]:
@@ -102,3 +111,9 @@ def build_crawler(
 def complete(item: dict[str, Any]) -> dict[str, Any]:
     """The item with exactly ``FIELDS``, missing ones as None."""
     return {name: item.get(name) for name in FIELDS}
+
+
+#: The spider as ``corocrawl run`` finds it, like any user's spider module:
+#: ``corocrawl run corocrawl.spiders.douban --start-url http://127.0.0.1:8080/cinema/later/beijing/``.
+#: ``corocrawl douban`` builds its own with the command's extra options (city, --today).
+crawler = build_crawler([list_url("beijing")])

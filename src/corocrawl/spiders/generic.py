@@ -15,7 +15,9 @@ callback, ``page``) plus the parts a crawl of an unknown site needs:
 - **sitemaps** (``corocrawl._sitemaps``) as extra seeds with ``--sitemaps``;
 - **archives**: ``--save-pages DIR`` and ``--warc FILE`` (``corocrawl._archive``).
 
-Every fetched URL yields one page record (``PAGE_FIELDS``), failures included:
+Every fetched URL yields one page record (``PAGE_FIELDS``), failures included.
+Given only ``db``, the crawl is stored there as ``corocrawl crawl --db`` stores it
+(resumable; readable by ``status``, ``export`` and ``links``):
 
 >>> crawl = GenericCrawl(GenericOptions(["https://example.com/"]), db=Path("site.db"))
 >>> result = await crawl.crawl()
@@ -24,6 +26,7 @@ Every fetched URL yields one page record (``PAGE_FIELDS``), failures included:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -37,18 +40,20 @@ from .._archive import PageSaver, WarcArchive
 from .._config import CrawlConfig
 from .._crawler import Crawler
 from .._engine import FETCH, SKIP, Admission
-from .._exceptions import UsageError
+from .._exceptions import StorageError, UsageError
 from .._fetcher import Fetcher, FetchError
 from .._links import Scope, extract_links
 from .._request import Request, parse_url
 from .._response import Response
 from .._robots import CrawlGetter, RobotsPolicy, SideFetcher
+from .._run import RunOutput
 from .._sitemaps import Discovered, discover
 from .._stats import CrawlStats
 from .._throttle import AutoThrottle, CrawlPacer
 from ..frontier import Frontier
 from ..sinks import Item, ItemSink
-from ._pagestore import PAGE_FIELDS, PageStore
+from ..store import SqliteStore
+from ._pagestore import PAGE_FIELDS, STORAGE_ERROR_KEY, PageStore
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +138,18 @@ class GenericCrawl:
             include=options.include,
             exclude=options.exclude,
         )
+        if db is not None and frontier is None and not sinks:
+            # Called from Python with just a path: store the crawl as `corocrawl crawl`
+            # does, so it resumes and `corocrawl status`/`export`/`links` read it.
+            store = SqliteStore(db, fresh=fresh, item_key="requested_url")
+            frontier, sinks = store.frontier, [store.sink]
         base = config or CrawlConfig()
         # The user's --delay becomes a hard floor in the pacer, where it combines
         # with Crawl-delay; the engine's own jittered delay is not used twice.
         self.min_delay = base.delay
         self.config = replace(base, delay=0.0, allowed_domains=())
         self.store = PageStore(db, sinks, fresh=fresh)
+        self.fresh = fresh
         self.frontier = frontier
         self.throttle = (
             AutoThrottle(target_concurrency=options.target_concurrency)
@@ -158,24 +169,34 @@ class GenericCrawl:
 
     # -- running -----------------------------------------------------------------
 
-    async def crawl(self) -> CrawlResult:
-        """Run the crawl to the end and return its result."""
+    async def crawl(self, output: RunOutput | None = None) -> CrawlResult:
+        """Run the crawl to the end and return its result.
+
+        ``output``: what the engine run shows (progress, events); by default nothing
+        but a warning when no page could be fetched.
+        """
         opts = self.options
+        cfg = self.config
         pacer = self._pacer = CrawlPacer(self.throttle, floor=self._floor,
-                                         limit=self._robots_limit, jitter=self.config.jitter)
-        async with SideFetcher(user_agent=self.config.user_agent) as side:
+                                         limit=self._robots_limit, jitter=cfg.jitter)
+        async with SideFetcher(
+            user_agent=cfg.user_agent, headers=cfg.headers, proxy=cfg.proxy,
+            trust_env=cfg.trust_env,
+        ) as side:
             robots = self._robots = RobotsPolicy(
-                side, user_agent=self.config.user_agent, enabled=not opts.ignore_robots
+                side, user_agent=cfg.user_agent, enabled=not opts.ignore_robots
             )
             # robots.txt of the start sites is fetched by the crawl itself (before_fetch).
             seeds = [Request(url, "page") for url in self.start_urls]
-            found = await discover(side, robots, self.start_urls) if opts.sitemaps else None
+            found = (await discover(side, robots, self.start_urls, allow=self._why_not_read)
+                     if opts.sitemaps else None)
             if found is not None:
                 seeds.extend(await self._sitemap_seeds(found))
             if opts.save_pages is not None:
                 self._saver = PageSaver(opts.save_pages)
             if opts.warc is not None:
-                self._warc = WarcArchive(opts.warc)
+                # In a thread: resuming checks the end of a WARC that may be gigabytes.
+                self._warc = await asyncio.to_thread(WarcArchive, opts.warc, fresh=self.fresh)
             crawler = self._crawler = Crawler(
                 self.config,
                 frontier=self.frontier,
@@ -184,11 +205,14 @@ class GenericCrawl:
                 pacer=pacer,
                 on_failure=self._failed,
                 before_fetch=self._before_fetch,
+                redirect_check=self._why_not_fetch,
             )
             crawler.handler(self.page)
             crawler.add_start(*seeds)
             try:
-                stats = await crawler.crawl()
+                # The runner every spider shares: ``output`` says what it shows
+                # (the command: progress and --log-json events; its own summary).
+                stats = await crawler._crawl_into(output=output)
             finally:
                 if self._warc is not None:
                     await self._warc.close()
@@ -210,6 +234,11 @@ class GenericCrawl:
                 warc_records=self._warc.records if self._warc else 0,
             )
         return self.result
+
+    @property
+    def stats(self) -> CrawlStats | None:
+        """The running crawl's live counters (None before it starts), for progress displays."""
+        return self._crawler.stats if self._crawler is not None else None
 
     def stop(self, reason: str = "stopped") -> None:
         """Stop gracefully: no new requests; pages in flight are finished and recorded."""
@@ -251,6 +280,36 @@ class GenericCrawl:
                 return Admission(later=spacing)
         return FETCH
 
+    async def _why_not_fetch(self, url: str) -> str | None:
+        """None if ``url`` may be requested, else why not: scope, then robots.txt.
+
+        The rule links follow, applied to what a crawl requests besides its
+        links: redirect targets (``Scope.why_not`` as for a link) and sitemap files
+        (``_why_not_read``).
+        """
+        reason = self.scope.why_not(url)
+        if reason is not None:
+            self._skipped[reason] += 1
+            return reason
+        return await self._robots_forbid(url)
+
+    async def _why_not_read(self, url: str) -> str | None:
+        """None if a sitemap at ``url`` may be read: the scope's hosts and robots.txt.
+
+        ``--include``/``--exclude`` select pages, not sitemap files, so they do not apply.
+        """
+        if not self.scope.host_allowed(URL(url).host):
+            self._skipped["off-site"] += 1
+            return "off-site"
+        return await self._robots_forbid(url)
+
+    async def _robots_forbid(self, url: str) -> str | None:
+        assert self._robots is not None
+        if not await self._robots.allowed(url):
+            self._robots_blocked += 1
+            return "disallowed by robots.txt"
+        return None
+
     async def _sitemap_seeds(self, found: Discovered) -> list[Request]:
         assert self._robots is not None
         seeds = []
@@ -285,7 +344,7 @@ class GenericCrawl:
             record["title"] = _title(resp)
             children = await self._follow(resp, record)
         record["error"] = "; ".join(errors) or None
-        await self._archive(resp)
+        await self._archive(resp, record)
         yield record
         for child in children:
             yield child
@@ -349,18 +408,30 @@ class GenericCrawl:
         record = self._record(request, resp)
         record["error"] = f"{exc.kind}: {exc.message}"[:300]
         if resp is not None:
-            await self._archive(resp)
+            await self._archive(resp, record)
         return [record]
 
-    async def _archive(self, resp: Response) -> None:
-        if self._warc is not None:
-            await self._warc.write(
-                url=resp.url,
-                status=resp.status,
-                response_headers=resp.headers,
-                body=resp.body,
-                request_headers={"User-Agent": self.config.user_agent},
-                truncated=resp.truncated,
-            )
-        if self._saver is not None and 200 <= resp.status < 300:
-            await self._saver.save(resp.url, resp.content_type, resp.body)
+    async def _archive(self, resp: Response, record: Item) -> None:
+        """Write the page to the WARC file and the --save-pages folder.
+
+        A full disk is not this page's fault: the error rides on the record
+        (``STORAGE_ERROR_KEY``) to the page store, which stops the crawl with it
+        before storing anything, so the request stays pending for the next run.
+        """
+        try:
+            if self._warc is not None:
+                await self._warc.write(
+                    url=resp.url,
+                    status=resp.status,
+                    response_headers=resp.headers,
+                    body=resp.body,
+                    request_headers={"User-Agent": self.config.user_agent},
+                    truncated=resp.truncated,
+                )
+            if self._saver is not None and 200 <= resp.status < 300:
+                await self._saver.save(resp.url, resp.content_type, resp.body)
+        except StorageError as exc:
+            record[STORAGE_ERROR_KEY] = str(exc)
+        except (OSError, ValueError) as exc:  # this page's file, not the disk: note it, go on
+            note = f"not saved: {getattr(exc, 'strerror', None) or exc}"
+            record["error"] = "; ".join(filter(None, [record.get("error"), note]))

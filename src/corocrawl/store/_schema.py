@@ -11,6 +11,7 @@ same transactions, so opening a database of millions of rows costs nothing.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -59,33 +60,67 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
 
     Autocommit mode (``isolation_level=None``): transactions are explicit.
     """
+    if read_only:
+        return _connect_read_only(path)
     try:
-        if read_only:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                   isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-        else:
-            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:
         raise translate(exc, path) from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if not read_only:
-            # Connection settings only: nothing here writes the file, which may
-            # yet turn out to be someone else's (``prepare`` checks first).
-            # synchronous=NORMAL in WAL mode survives any process crash; only a
-            # power cut can lose the last commits, and the file stays consistent.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA cache_size = -32768")  # 32 MiB of page cache
-            conn.execute("PRAGMA temp_store = MEMORY")
-            # Checkpoint every ~40 MiB of WAL instead of 4: a page the crawl
-            # touches again and again (an index page) is copied back once, not
-            # ten times; +12% frontier ops per CPU-second at 1M rows.
-            conn.execute("PRAGMA wal_autocheckpoint = 10000")
-        else:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        # Connection settings only: nothing here writes the file, which may
+        # yet turn out to be someone else's (``prepare`` checks first).
+        # synchronous=NORMAL in WAL mode survives any process crash; only a
+        # power cut can lose the last commits, and the file stays consistent.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -32768")  # 32 MiB of page cache
+        conn.execute("PRAGMA temp_store = MEMORY")
+        # Checkpoint every ~40 MiB of WAL instead of 4: a page the crawl
+        # touches again and again (an index page) is copied back once, not
+        # ten times; +12% frontier ops per CPU-second at 1M rows.
+        conn.execute("PRAGMA wal_autocheckpoint = 10000")
     except sqlite3.Error as exc:
         conn.close()
         raise translate(exc, path) from None
+    return conn
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection, also to a database in a read-only directory.
+
+    ``mode=ro`` still needs to create the WAL index (``-shm``) beside a WAL
+    database, which a read-only directory (a CD, a read-only mount, another
+    user's folder) forbids. Then the file is opened ``immutable``: no sidecar
+    files, no locks. Nobody can be writing it there, except through a WAL file
+    left by a crashed crawl, whose last commits are then not seen (we say so).
+    """
+    uri = path.resolve().as_uri()
+    try:
+        return _open_uri(f"{uri}?mode=ro")
+    except sqlite3.Error as exc:
+        if os.access(path.parent, os.W_OK):  # not our case: maybe busy or broken
+            raise translate(exc, path) from None
+        first = exc
+    wal = path.with_name(path.name + "-wal")
+    try:
+        conn = _open_uri(f"{uri}?mode=ro&immutable=1")
+    except sqlite3.Error:
+        raise translate(first, path) from None
+    if wal.exists() and wal.stat().st_size > 0:
+        log.warning("%s: cannot read %s in a read-only directory; its last commits are "
+                    "not shown", path, wal.name)
+    return conn
+
+
+def _open_uri(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error:
+        conn.close()
+        raise
     return conn
 
 

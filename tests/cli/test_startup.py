@@ -1,0 +1,95 @@
+"""``corocrawl --help`` and ``--version`` stay quick: they load no command.
+
+The time itself is measured by bench/startup.py (a timed test would be flaky on
+a shared machine); this checks the cause: which modules ``--help`` imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import corocrawl
+from corocrawl import cli
+
+#: Modules that ``--help`` must not load: each costs tens of milliseconds or more.
+HEAVY = ("aiohttp", "redis", "rich", "matplotlib", "selectolax", "corocrawl.demo",
+         "corocrawl._engine", "corocrawl._crawler", "corocrawl.store", "corocrawl.cli._douban")
+
+_PROBE = """
+import sys
+from corocrawl.cli import main
+try:
+    main([{flag!r}])
+except SystemExit:
+    pass
+heavy = {heavy!r}
+loaded = sorted(m for m in sys.modules if m in heavy or m.split(".")[0] in heavy)
+print("loaded:" + ",".join(loaded))
+"""
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_import_no_heavy_module(flag: str) -> None:
+    code = _PROBE.format(flag=flag, heavy=HEAVY)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.splitlines()[-1] == "loaded:"
+
+
+@pytest.mark.parametrize("argv", [["status", "--db", "missing.db"], ["export", "--help"],
+                                  ["links", "--db", "missing.db", "--format", "json"],
+                                  ["retry-failed", "--help"], ["collect", "--help"]])
+def test_a_command_loads_only_what_it_needs(argv: list[str], tmp_path: Path) -> None:
+    """Without a corocrawl.toml or COROCRAWL_* variables, other commands stay unloaded."""
+    code = _PROBE.replace("main([{flag!r}])", "main({argv!r})").format(argv=argv, heavy=HEAVY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COROCRAWL_")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=tmp_path, env=env)
+    loaded = done.stdout.splitlines()[-1].removeprefix("loaded:").split(",")
+    assert set(loaded) <= {"", "corocrawl.store"}, loaded
+
+
+def test_a_toml_key_of_another_command_is_still_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A top-level key only douban has (city) is valid in the file: every command loads."""
+    (tmp_path / "corocrawl.toml").write_text('city = "shanghai"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["status", "--db", "missing.db"]) == 2
+    assert "no crawl database" in capsys.readouterr().err
+    (tmp_path / "corocrawl.toml").write_text('cty = "shanghai"\n', encoding="utf-8")
+    assert cli.main(["status", "--db", "missing.db"]) == 2
+    assert "unknown key 'cty'" in capsys.readouterr().err
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"corocrawl {corocrawl.__version__}"
+
+
+def test_the_command_table_says_what_each_module_registers() -> None:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    registered = [(choice.dest, choice.help) for choice in sub._choices_actions]
+    assert registered == [(name, help_text) for name, _, help_text in cli.COMMANDS]
+
+
+def test_the_quick_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    for name, _, _ in cli.COMMANDS:
+        assert f"    {name}" in out
+
+
+def test_public_names_load_on_first_use() -> None:
+    for name in corocrawl.__all__:
+        assert getattr(corocrawl, name) is not None
