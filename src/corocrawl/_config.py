@@ -1,7 +1,10 @@
 """Crawl settings as one frozen object.
 
 Layering (defaults → corocrawl.toml → COROCRAWL_* environment → CLI flags) is
-done by ``corocrawl.cli._settings``; the engine only ever sees a ``CrawlConfig``.
+done once by ``corocrawl.cli._settings.resolve``, into values that each know
+their source; ``corocrawl.cli._options.crawl_config`` turns them into this
+object over the command's (or the spider file's) base. The engine only ever
+sees a ``CrawlConfig``.
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ def register(sub: AddsCommands) -> None:
                         "(default 2)")
     out = parser.add_argument_group("output")
     out.add_argument("--db", default="corocrawl.db", metavar="PATH",
-                     help="SQLite file for the page records (default corocrawl.db)")
+                     help="SQLite file for the page records (default corocrawl.db; with "
+                     "--redis, where --collect gathers the whole crawl's pages)")
     out.add_argument("--fresh", action="store_true",
                      help="forget the crawl stored in --db and start over (default: resume)")
     out.add_argument("-o", "--output", action="append", default=[], metavar="FILE",

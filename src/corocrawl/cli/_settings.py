@@ -37,7 +37,7 @@ import difflib
 import logging
 import os
 import tomllib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -366,7 +366,7 @@ def _declared(parser: CommandParser, chosen: CommandParser | None) -> dict[str, 
     return declared
 
 
-def _keys(settings: Iterator[Setting] | Sequence[Setting] | Any) -> set[str]:
+def _keys(settings: Iterable[Setting]) -> set[str]:
     return {key for setting in settings for key in setting.keys}
 
 
