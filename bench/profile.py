@@ -124,6 +124,9 @@ def main() -> int:
     parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
     parser.add_argument("--processes", type=int, default=1, help="corocrawl douban --processes N")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument(
+        "--parent-only", action="store_true", help="with --processes: sample only the parent"
+    )
     args = parser.parse_args()
 
     tmp, the_site = runner.make_site(args.pages)
@@ -158,7 +161,8 @@ def main() -> int:
             if Path(pyspy).exists():
                 raw = args.raw or tmp / "profile.raw"
                 subprocess.run(
-                    [pyspy, "record", "--format", "raw", "-r", str(args.rate), "--subprocesses",
+                    [pyspy, "record", "--format", "raw", "-r", str(args.rate),
+                     *([] if args.parent_only else ["--subprocesses"]),
                      "-o", str(raw), "--", *cmd],
                     env=env,
                     check=True,

@@ -33,7 +33,7 @@ LATENCY = (0.05, 0.25)
 
 def _fmt_row(r: runner.Result, latency: bool = False) -> str:
     if not r.ok:
-        return f"| {r.label} | {r.movies:,} | no figure: {'; '.join(r.problems)[:160]} | | | | |"
+        return f"| {r.label} | {r.movies:,} | no figure: {'; '.join(r.problems)[:160]} | | | | | |"
     if latency:
         return (
             f"| {r.label} | {r.concurrency} | {r.wall:.2f} s | {r.span:.2f} s | {r.ideal:.2f} s "
@@ -41,7 +41,8 @@ def _fmt_row(r: runner.Result, latency: bool = False) -> str:
         )
     return (
         f"| {r.label} | {r.movies:,} | **{r.wall_pages_per_s:,.0f}** | {r.pages_per_s:,.0f} "
-        f"| {r.cpu_ms_per_page:.2f} | {r.peak_rss_mb:,.0f} | {r.wall:.1f} |"
+        f"| {r.cpu_ms_per_page:.2f} | {r.peak_rss_mb:,.0f} | {r.wall:.1f} "
+        f"| {r.startup_s:.2f} / {r.teardown_s:.2f} |"
     )
 
 
@@ -288,8 +289,8 @@ def _main_table(
         f"### Throughput: {args.pages:,} detail pages + their list pages, {server} on loopback, "
         f"concurrency {args.concurrency}",
         "",
-        "| crawler | movies | pages/s (whole process) | pages/s (server span) | CPU ms/page | peak RSS MB | wall s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| crawler | movies | pages/s (whole process) | pages/s (server span) | CPU ms/page | peak RSS MB | wall s | s to 1st request / after last |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     md += [_fmt_row(r) for r in results.values()]
     slow = [r.label.split(":")[0] for r in results.values() if runner.BY_NAME[r.name].slow]

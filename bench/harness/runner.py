@@ -120,6 +120,10 @@ class Result:
     # them is start-up or the final export.
     rss_first_half_mb: float = 0.0
     rss_second_half_mb: float = 0.0
+    # Launch to the first request the server saw, and the last answer to exit: what
+    # the whole-process figure adds to the server span (imports, set-up; export, close).
+    startup_s: float = 0.0
+    teardown_s: float = 0.0
 
 
 def best_of(old: Result | None, new: Result) -> Result:
@@ -246,6 +250,8 @@ def run_one(ctx: Context, spec: Spec, n_lists: int, concurrency: int, tag: str =
     if hits:
         first, last = min(h.start for h in hits), max(h.end for h in hits)
         res.span = last - first
+        res.startup_s = max(0.0, first - usage.start)
+        res.teardown_s = max(0.0, usage.end - last)
         res.rss_first_half_mb = usage.rss_between(first, first + res.span / 2)
         res.rss_second_half_mb = usage.rss_between(first + res.span / 2, last)
     if spec.raw:
