@@ -34,3 +34,21 @@ def test_base_href_in_a_non_utf8_page() -> None:
     resp = Response(url, 200, {}, html.encode("gbk"), Request(url))
     assert resp.encoding == "gb18030"
     assert resp.urljoin("x") == "http://site.test/g/x"
+
+
+def test_a_utf8_page_does_not_load_the_charset_detector() -> None:
+    # charset_normalizer takes ~60 ms to import: only pages nothing names need it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from corocrawl import Request\n"
+        "from corocrawl._response import Response\n"
+        "r = Response('http://x.test/', 200, {}, '<p>电影</p>'.encode(), Request('http://x.test/'))\n"
+        "assert r.css_first('p').text() == '电影'\n"
+        "print('charset_normalizer' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "False"
