@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 STAMP         := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest bench bench-memory bench-store bench-redis clean
+.PHONY: demo test lint typecheck pytest bench bench-memory bench-store bench-redis bench-broad clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "corocrawl needs Python 3.11+"'
@@ -50,6 +50,11 @@ bench-store: $(STAMP)
 
 bench-redis: $(STAMP)
 	$(PY) bench/bench_redis.py
+
+# Many hosts on loopback: scheduling, Crawl-delay, memory and sockets per host.
+# Minutes to an hour on main's engine; see bench/broad/run.py --help for smaller runs.
+bench-broad: $(STAMP)
+	$(PY) bench/broad/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from corocrawl.demo import DemoConfig, DemoServer
+from docs_site import docs_site  # noqa: F401  (a fixture: a small docs site on loopback)
 
 # A browser's User-Agent: the replica (like douban) answers 418 to anything else.
 BROWSER_UA = (

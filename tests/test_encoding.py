@@ -1,10 +1,12 @@
-"""Decoding bodies: BOM, header, meta, and lying declarations."""
+"""Decoding bodies: BOM, header, meta, lying declarations, and undeclared East Asian pages."""
 
 from __future__ import annotations
 
 import codecs
 
-from corocrawl._encoding import decode_body
+import pytest
+
+from corocrawl._encoding import decode_body, header_charset, meta_charset
 
 PAGE = "<html><head><meta charset='{}'><title>即将上映</title></head><body>{}</body></html>"
 
@@ -17,7 +19,7 @@ def test_header_charset_wins_when_it_decodes() -> None:
 def test_meta_charset_is_used_without_header() -> None:
     body = PAGE.format("big5", "電影").replace("即将上映", "電影").encode("big5")
     text, encoding = decode_body(body, "text/html")
-    assert encoding == "big5" and "電影" in text
+    assert encoding == "cp950" and "電影" in text
 
 
 def test_bom_beats_declarations() -> None:
@@ -35,3 +37,88 @@ def test_gbk_bytes_under_a_utf8_meta_are_not_mojibake() -> None:
 
 def test_plain_ascii_is_utf8() -> None:
     assert decode_body(b"<p>hello</p>", None) == ("<p>hello</p>", "utf-8")
+
+
+# Pages as a Japanese, Korean, Taiwanese and mainland site would write them; the bytes
+# are those the sites' own encodings give, with no charset declared anywhere.
+JAPANESE = """<html><head><title>今週公開の映画 - 映画情報サイト</title></head><body>
+<h1>今週公開の映画</h1><p>東京の映画館では、今週末から新しいアニメ映画が公開されます。監督は「時をかける少女」で知られる細田守さんで、
+主人公の声を担当するのは人気の若手俳優です。チケットは各劇場の窓口とオンラインで販売中です。</p>
+<p>上映時間は約二時間で、字幕版と吹き替え版の両方が用意されています。詳しくは公式サイトをご覧ください。</p>
+<ul><li>新宿ピカデリー：午前十時から</li><li>渋谷シネクイント：午後一時から</li></ul></body></html>"""
+KOREAN = """<html><head><title>이번 주 개봉 영화 - 영화 정보</title></head><body>
+<h1>이번 주 개봉 영화</h1><p>서울의 주요 극장에서는 이번 주말부터
+새로운 애니메이션 영화가 개봉합니다. 감독은 많은 관객에게 사랑받은 작품을
+만든 사람으로, 주인공의 목소리는 인기 있는 젊은 배우가 맡았습니다.
+표는 각 극장의 매표소와 인터넷에서 살 수 있습니다.</p>
+<p>상영 시간은 약 두 시간이며 자막판과 더빙판이 모두 준비되어 있습니다.
+자세한 내용은 공식 홈페이지를 참고하시기 바랍니다.</p>
+<ul><li>강남 영화관: 오전 열 시부터</li><li>종로 영화관: 오후 한 시부터</li></ul></body></html>"""
+TAIWANESE = """<html><head><title>本週上映電影 - 電影資訊網</title></head><body>
+<h1>本週上映電影</h1><p>台北的各大電影院將在這個週末推出一部新的動畫電影。導演過去的作品深受觀眾喜愛,這次為主角配音的是一位很受歡迎的年輕演員。
+電影票可以在各影城的售票處和網路上購買。</p>
+<p>片長大約兩個小時,同時提供字幕版與配音版。詳細的資訊請參考官方網站,我們也會在這裡持續更新最新的消息。</p>
+<ul><li>信義威秀影城:上午十點開始</li><li>西門町國賓影城:下午一點開始</li></ul></body></html>"""
+CHINESE = """<html><head><title>本周上映电影 - 电影资讯网</title></head><body>
+<h1>本周上映电影</h1><p>北京的各大电影院将在这个周末推出一部新的动画电影。导演过去的作品深受观众喜爱,这次为主角配音的是一位很受欢迎的年轻演员。
+电影票可以在各影城的售票处和网上购买。</p><p>片长大约两个小时,同时提供字幕版与配音版。详细的信息请参考官方网站。</p></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("label", "codec"),
+    [
+        ("Shift_JIS", "cp932"), ("x-sjis", "cp932"), ("windows-31j", "cp932"),
+        ("EUC-KR", "cp949"), ("ks_c_5601-1987", "cp949"),
+        ("GB2312", "gb18030"), ("x-gbk", "gb18030"),
+        ("Big5", "cp950"), ("big5-hkscs", "big5hkscs"), ("EUC-JP", "euc_jp"),
+        ("ISO-8859-1", "cp1252"), ("latin1", "cp1252"), ("US-ASCII", "cp1252"),
+        ("tis-620", "cp874"), ("UTF8", "utf-8"), ("koi8-r", "koi8-r"), ("no-such", None),
+    ],
+)
+def test_charset_labels_are_read_as_browsers_read_them(label: str, codec: str | None) -> None:
+    assert header_charset(f"text/html; charset={label}") == codec
+    assert meta_charset(f'<meta charset="{label}">'.encode()) == codec
+
+
+def test_a_shift_jis_label_covers_the_windows_extensions() -> None:
+    # ① and ㈱ are cp932 extensions that Japanese pages labelled Shift_JIS use freely.
+    text = "<meta charset=Shift_JIS><p>①株式会社と㈱の違い</p>"
+    text_out, encoding = decode_body(text.encode("cp932"), "text/html")
+    assert (text_out, encoding) == (text, "cp932")
+
+
+def test_an_euc_kr_label_covers_unified_hangul() -> None:
+    # 똠 is not in KS X 1001: EUC-KR pages carry it as a cp949 (UHC) extension.
+    text = "<meta charset=euc-kr><p>똠방각하 이야기</p>"
+    assert decode_body(text.encode("cp949"), "text/html") == (text, "cp949")
+
+
+def test_a_big5_label_covers_the_euro_sign() -> None:
+    text = "<meta charset=big5><p>票價:€12,學生半價</p>"
+    assert decode_body(text.encode("cp950"), None) == (text, "cp950")
+
+
+@pytest.mark.parametrize(
+    ("page", "codec"),
+    [
+        (JAPANESE, "cp932"),
+        (JAPANESE, "euc_jp"),
+        (KOREAN, "cp949"),
+        (TAIWANESE, "cp950"),
+        (CHINESE, "gb18030"),
+    ],
+)
+@pytest.mark.parametrize("content_type", [None, "text/html", "text/html; charset=utf-8"])
+def test_undeclared_east_asian_pages_decode_in_their_own_encoding(
+    page: str, codec: str, content_type: str | None
+) -> None:
+    # Shift_JIS, EUC-KR and Big5 bytes all decode cleanly as GB18030 too: trying that
+    # first read every one of these pages as Chinese mojibake.
+    assert decode_body(page.encode(codec), content_type) == (page, codec)
+
+
+@pytest.mark.parametrize(("page", "codec"), [(JAPANESE, "shift_jis"), (KOREAN, "euc-kr")])
+def test_declared_east_asian_pages_decode_in_the_superset(page: str, codec: str) -> None:
+    declared = page.replace("<head>", f'<head><meta charset="{codec}">')
+    text, encoding = decode_body(declared.encode(codec), None)
+    assert text == declared and encoding in ("cp932", "cp949")

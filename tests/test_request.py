@@ -27,6 +27,25 @@ def test_sort_query_is_opt_in() -> None:
     assert str(canonical_url(url, sort_query=True)) == "http://example.com/?a=1&b=2"
 
 
+@pytest.mark.parametrize(
+    ("raw", "sorted_"),
+    [
+        # An encoded & = + # ; % in a value is data, not syntax: it must stay encoded.
+        ("http://e.com/s?q=a%26b&lang=en", "http://e.com/s?lang=en&q=a%26b"),
+        ("http://e.com/s?x=1%3D2&a=%2B", "http://e.com/s?a=%2B&x=1%3D2"),
+        ("http://e.com/s?tag=%23a%25&k=a%3Bb", "http://e.com/s?k=a%3Bb&tag=%23a%25"),
+        # A + is a space in a form query and a plus elsewhere: kept as written.
+        ("http://e.com/s?q=a+b&a=1", "http://e.com/s?a=1&q=a+b"),
+        # A name without a value stays one; repeated names keep their order.
+        ("http://e.com/s?z&id=2&id=1", "http://e.com/s?id=2&id=1&z"),
+    ],
+)
+def test_sort_query_keeps_what_each_parameter_means(raw: str, sorted_: str) -> None:
+    url = canonical_url(parse_url(raw), sort_query=True)
+    assert str(url) == sorted_
+    assert sorted(url.query.items()) == sorted(parse_url(raw).query.items())
+
+
 @pytest.mark.parametrize("bad", ["", "example.com", "ftp://example.com/", "http://", "/relative"])
 def test_bad_urls_say_what_to_do(bad: str) -> None:
     with pytest.raises(InvalidURL, match=r"https://example\.com/"):

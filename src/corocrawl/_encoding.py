@@ -21,20 +21,58 @@ _BOMS = (
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.I)
 
-# Browsers read these labels as the superset encoding; so do we (WHATWG Encoding).
-_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "ascii": "cp1252",
-              "us-ascii": "cp1252", "iso-8859-1": "cp1252", "latin-1": "cp1252"}
+# Browsers read a charset label as the WHATWG Encoding Standard says
+# (https://encoding.spec.whatwg.org/#names-and-labels), and pages are written for
+# browsers: a page labelled Shift_JIS uses Microsoft's cp932 extensions (①, ㈱, NEC
+# and IBM kanji), one labelled EUC-KR uses cp949 (UHC), one labelled GB2312 uses
+# GBK/GB18030, and "iso-8859-1" means windows-1252. Python's codecs take the
+# labels literally, so the superset is named here.
+_WHATWG_LABELS: dict[str, tuple[str, ...]] = {
+    "cp932": ("csshiftjis", "ms932", "ms_kanji", "shift-jis", "shift_jis", "sjis",
+              "windows-31j", "x-sjis"),
+    "cp949": ("cseuckr", "csksc56011987", "euc-kr", "iso-ir-149", "korean",
+              "ks_c_5601-1987", "ks_c_5601-1989", "ksc5601", "ksc_5601", "windows-949"),
+    "gb18030": ("chinese", "csgb2312", "csiso58gb231280", "gb2312", "gb_2312",
+                "gb_2312-80", "gbk", "iso-ir-58", "x-gbk", "gb18030"),
+    # WHATWG's Big5 is Big5 with the Windows and HKSCS extensions; Python has no one
+    # codec for that. cp950 (what Taiwanese pages are written with, € included) for
+    # the plain labels, big5hkscs when the page says so.
+    "cp950": ("big5", "cn-big5", "csbig5", "x-x-big5"),
+    "big5hkscs": ("big5-hkscs",),
+    "euc_jp": ("cseucpkdfmtjapanese", "euc-jp", "x-euc-jp"),
+    "iso2022_jp": ("csiso2022jp", "iso-2022-jp"),
+    "cp1252": ("ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819",
+               "iso-8859-1", "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1",
+               "iso_8859-1:1987", "l1", "latin1", "latin-1", "us-ascii", "windows-1252",
+               "x-cp1252"),
+    "cp1254": ("cp1254", "csisolatin5", "iso-8859-9", "iso-ir-148", "iso8859-9", "iso88599",
+               "iso_8859-9", "iso_8859-9:1989", "l5", "latin5", "windows-1254", "x-cp1254"),
+    "cp874": ("dos-874", "iso-8859-11", "iso8859-11", "iso885911", "tis-620", "windows-874"),
+}
+_LABELS = {label: name for name, labels in _WHATWG_LABELS.items() for label in labels}
+# Python's own aliases for the same encodings ("s_jis", "euckr", "latin_1" …), by codec name.
+_CODEC_SUPERSETS = {"shift_jis": "cp932", "euc_kr": "cp949", "gb2312": "gb18030",
+                    "gbk": "gb18030", "big5": "cp950", "ascii": "cp1252",
+                    "iso8859-1": "cp1252", "latin-1": "cp1252", "iso8859-9": "cp1254",
+                    "tis-620": "cp874", "iso8859-11": "cp874"}
 
 
 def _normalise(label: str | None) -> str | None:
+    """The Python codec a browser would decode a page labelled ``label`` with, or None.
+
+    >>> _normalise("Shift_JIS"), _normalise("EUC-KR"), _normalise("ISO-8859-1")
+    ('cp932', 'cp949', 'cp1252')
+    """
     if not label:
         return None
     label = label.strip().lower()
+    if label in _LABELS:
+        return _LABELS[label]
     try:
         name = codecs.lookup(label).name
     except LookupError:
         return None
-    return _SUPERSETS.get(label, _SUPERSETS.get(name, name))
+    return _CODEC_SUPERSETS.get(name, name)
 
 
 def header_charset(content_type: str | None) -> str | None:
@@ -51,38 +89,57 @@ def meta_charset(body: bytes) -> str | None:
     return _normalise(match.group(1).decode("ascii", "replace")) if match else None
 
 
-# East Asian multi-byte encodings, tried strictly when the declared charset lied.
-_MULTIBYTE = ("gb18030", "big5", "shift_jis", "euc_jp", "euc_kr")
+# East Asian multi-byte encodings, tried strictly when no declared charset held.
+_JAPANESE = ("cp932", "euc_jp")
+_KOREAN = "cp949"
+_CHINESE = ("gb18030", "cp950")
+_MULTIBYTE = (*_CHINESE, *_JAPANESE, _KOREAN)
+# Korean puts spaces between words, Chinese and Japanese do not: a space between two
+# non-ASCII bytes is common in Korean text and rare in the others, whatever the encoding.
+_SPACED = re.compile(rb"[\x80-\xff] [\x80-\xff]")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
-def _east_asian_share(text: str) -> float:
-    """Share of non-ASCII characters that are CJK ideographs, kana, hangul or CJK punctuation."""
-    non_ascii = 0
-    east_asian = 0
+def _shares(text: str) -> tuple[float, float, float]:
+    """Shares of the non-ASCII characters that are East Asian (CJK ideographs, kana,
+    hangul, CJK and full-width punctuation), kana, and hangul syllables."""
+    non_ascii = east_asian = kana = hangul = 0
     for char in text:
         code = ord(char)
         if code < 128:
             continue
         non_ascii += 1
-        if (0x4E00 <= code <= 0x9FFF or 0x3000 <= code <= 0x30FF or 0xAC00 <= code <= 0xD7AF
-                or 0xFF00 <= code <= 0xFFEF):
-            east_asian += 1
-    return east_asian / non_ascii if non_ascii else 0.0
+        if 0x3040 <= code <= 0x30FF:
+            kana += 1
+        elif 0xAC00 <= code <= 0xD7A3:
+            hangul += 1
+        elif not (0x4E00 <= code <= 0x9FFF or 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFFEF):
+            continue
+        east_asian += 1
+    if not non_ascii:
+        return 0.0, 0.0, 0.0
+    return east_asian / non_ascii, kana / non_ascii, hangul / non_ascii
 
 
 def _multibyte_guess(body: bytes) -> str | None:
-    """The East Asian encoding that decodes ``body`` cleanly into mostly CJK text.
+    """The East Asian encoding that decodes ``body`` cleanly into plausible text.
 
     Statistical detectors misjudge HTML, where markup drowns the text
     (charset-normalizer calls the real GBK douban page cp1251). A strict decode
     with a multi-byte encoding is strong evidence, since random bytes rarely
-    form valid sequences; the CJK share breaks ties. Single-byte encodings are
-    left to the detector: they decode anything.
+    form valid sequences. But the CJK encodings overlap: Shift_JIS, EUC-KR and
+    Big5 text often decodes cleanly as GB18030 into ideographs, so a clean decode
+    alone would call every East Asian page Chinese. Each language has a tell the
+    wrong decodings lack: Japanese text is full of kana, Korean of hangul and of
+    spaces between words; Chinese is what remains, GB18030 or Big5 by which reads
+    as more East Asian. Single-byte encodings are left to the detector: they
+    decode anything.
     """
     sample = body[:262144]
-    if not any(byte >= 0x80 for byte in sample):
+    non_ascii = len(sample) - len(sample.translate(None, _HIGH_BYTES))
+    if not non_ascii:
         return None
-    best: tuple[float, str] | None = None
+    shares: dict[str, tuple[float, float, float]] = {}
     for name in _MULTIBYTE:
         try:
             text = sample.decode(name)
@@ -90,10 +147,22 @@ def _multibyte_guess(body: bytes) -> str | None:
             if exc.start < len(sample) - 4:  # a cut at the sample's end is not evidence
                 continue
             text = sample[: exc.start].decode(name)
-        share = _east_asian_share(text)
-        if share >= 0.8 and (best is None or share > best[0]):
-            best = (share, name)
-    return best[1] if best else None
+        if (found := _shares(text))[0] >= 0.8:
+            shares[name] = found
+    if not shares:
+        return None
+    japanese = max((n for n in _JAPANESE if n in shares), key=lambda n: shares[n][1], default=None)
+    if japanese is not None and shares[japanese][1] >= 0.2:
+        return japanese
+    if _KOREAN in shares:
+        hangul = shares[_KOREAN][2]
+        spaced = len(_SPACED.findall(sample)) / non_ascii
+        if hangul >= 0.95 or (hangul >= 0.7 and spaced >= 0.02):
+            return _KOREAN
+    chinese = [n for n in _CHINESE if n in shares]
+    if chinese:  # max() keeps the first of equals: GB18030 before Big5
+        return max(chinese, key=lambda n: shares[n][0])
+    return max(shares, key=lambda n: shares[n][0])
 
 
 def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]:

@@ -25,6 +25,7 @@ from yarl import URL
 from ._config import CrawlConfig
 from ._exceptions import StorageError, UsageError
 from ._fetcher import Fetcher, FetchError, RedirectCheck, check_status
+from ._items import as_item
 from ._parallel import CallbackPool, Failure, drive, stops_crawl
 from ._politeness import HostSlots
 from ._request import Request, parse_url
@@ -39,6 +40,10 @@ Callback = Callable[[Response], Any]
 #: Turns a request that failed for good into items to store (e.g. a page record
 #: with the error). Hook for generic crawls; ``exc.response`` is the error page, if any.
 FailureHook = Callable[[Request, FetchError], Awaitable[Sequence[Item]]]
+#: Called once per processed request with its outcome, the response (None when
+#: the fetch failed) and the items it gave: how progress, summaries and
+#: ``--log-json`` watch a crawl, whatever its frontier.
+PageHook = Callable[[Outcome, Response | None, int], None]
 #: Seconds a worker waits for a request before checking whether the crawl is over.
 _IDLE_POLL = 0.05
 #: The longest Retry-After we wait for; past it the request fails instead.
@@ -61,10 +66,12 @@ class Engine:
         handle_http_errors: bool = False,
         stats: CrawlStats | None = None,
         on_failure: FailureHook | None = None,
+        on_page: PageHook | None = None,
         redirect_check: RedirectCheck | None = None,
     ) -> None:
         self.config = config
         self.on_failure = on_failure
+        self.on_page = on_page
         self.redirect_check = redirect_check
         self.frontier = frontier
         self.sinks = list(sinks)
@@ -197,7 +204,8 @@ class Engine:
         """Fetch one request and run its callback; never raises for a bad page."""
         host = request.host
         if host in self._blocked_hosts:
-            return self._fail(request, "blocked", "host blocked us earlier (HTTP 418)"), []
+            return self._observed(
+                (self._fail(request, "blocked", "host blocked us earlier (HTTP 418)"), []), None)
         slot = self.slots.get(host)
         pacer = self.slots.pacer
         self.stats.requests += 1
@@ -226,8 +234,16 @@ class Engine:
                 pacer.observe(host, time.monotonic() - started, None)
             exc.response = response
             outcome = self._fetch_failed(request, exc, slot)
-            return outcome, await self._failure_items(request, exc, outcome)
-        return await self._handle(request, response)
+            return self._observed(
+                (outcome, await self._failure_items(request, exc, outcome)), response)
+        return self._observed(await self._handle(request, response), response)
+
+    def _observed(
+        self, result: tuple[Outcome, list[KeyedItem]], response: Response | None
+    ) -> tuple[Outcome, list[KeyedItem]]:
+        if self.on_page is not None:
+            self.on_page(result[0], response, len(result[1]))
+        return result
 
     async def _failure_items(
         self, request: Request, exc: FetchError, outcome: Outcome
@@ -321,10 +337,13 @@ class Engine:
             child = self._normalise(value)
             if self._in_scope(child):
                 children.append(child)
-        elif isinstance(value, dict):
-            items.append((self._key(value, request, len(items)), value))
+        elif (item := as_item(value)) is not None:
+            items.append((self._key(item, request, len(items)), item))
         elif value is not None:
-            raise TypeError(f"a callback yielded {type(value).__name__}; yield Request or dict")
+            raise TypeError(
+                f"a callback yielded {type(value).__name__}; yield a Request or an item "
+                "(a dict, dataclass, attrs class or pydantic model)"
+            )
 
     def _normalise(self, request: Request) -> Request:
         """Replace a callback function by its registered name (names travel to disk/Redis)."""

@@ -10,6 +10,7 @@ The tree::
     ├── StorageError               the database or an export file cannot be used
     │   └── StoreLocked            another process is crawling into the same --db
     ├── BlockedError               the site refuses us as a bot (HTTP 418 / 403)
+    ├── InvalidResponse            a page is not what the callback asked for (resp.json())
     ├── MissingExtra               an optional dependency is not installed
     └── RunningLoopError           crawler.run() called inside a running event loop
 
@@ -50,6 +51,10 @@ class StoreLocked(StorageError):
 
 class BlockedError(CorocrawlError):
     """The site answered 418/403: it blocks us as a bot."""
+
+
+class InvalidResponse(CorocrawlError):
+    """A response that is not what the callback expects, e.g. ``resp.json()`` on HTML."""
 
 
 class MissingExtra(CorocrawlError):

@@ -38,6 +38,7 @@ from typing import Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._exceptions import InvalidURL, UsageError
+from ._items import as_item
 from ._request import Request
 from ._response import Response
 
@@ -83,7 +84,7 @@ async def drive(result: Any) -> tuple[list[Any], BaseException | None]:
             result = await result
         if result is None:
             return values, None
-        if isinstance(result, Request | dict):
+        if isinstance(result, Request) or as_item(result) is not None:
             values.append(result)
         else:
             values.extend(result)

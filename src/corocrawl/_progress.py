@@ -39,9 +39,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from ._request import Request
 from ._stats import CrawlStats
-from .frontier import Frontier, FrontierCounts, Outcome
+from .frontier import FrontierCounts
 
 logger = logging.getLogger(__name__)
 
@@ -469,67 +468,3 @@ def summary_from_stats(stats: CrawlStats, *, items: int | None = None) -> CrawlS
         hosts={host: (t.requests, t.seconds) for host, t in stats.hosts.items()},
         stop_reason=stats.stop_reason,
     )
-
-
-class ObservedFrontier:
-    """A frontier that writes an event for every settled request, then delegates.
-
-    It sees what the engine acknowledges: ``page`` for a handled page (with
-    how many links it found), ``retry`` with the delay and reason, ``error``
-    for a request given up on. Wrap any frontier::
-
-        crawler = Crawler(frontier=ObservedFrontier(store.frontier, events))
-    """
-
-    def __init__(self, inner: Frontier, events: EventLog) -> None:
-        self.inner = inner
-        self.events = events
-
-    def __getattr__(self, name: str) -> Any:
-        # Anything beyond the protocol (e.g. a store's extra methods) is the inner one's.
-        return getattr(self.inner, name)
-
-    async def open(self) -> None:
-        """Open the inner frontier."""
-        await self.inner.open()
-
-    async def close(self) -> None:
-        """Close the inner frontier and flush the event log."""
-        try:
-            await self.inner.close()
-        finally:
-            self.events.flush()
-
-    async def add(self, requests: Sequence[Request]) -> int:
-        """Queue requests in the inner frontier."""
-        return await self.inner.add(requests)
-
-    async def lease(self, timeout: float) -> Request | None:
-        """Lease from the inner frontier."""
-        return await self.inner.lease(timeout)
-
-    async def settle(self, outcomes: Sequence[Outcome]) -> None:
-        """Settle in the inner frontier, then log each outcome."""
-        await self.inner.settle(outcomes)
-        now = time.time()
-        for outcome in outcomes:
-            request = outcome.request
-            if outcome.state == "done":
-                extra: dict[str, Any] = {"links": len(outcome.children)}
-                if outcome.error:
-                    extra["callback_error"] = outcome.error
-                self.events.page(request.url, **extra)
-            elif outcome.state == "retry":
-                delay = max(0.0, (request.not_before or now) - now)
-                self.events.retry(request.url, request.attempt, delay, outcome.error or "")
-            else:
-                kind, _, message = (outcome.error or "unknown: ").partition(": ")
-                self.events.error(request.url, kind, message)
-
-    async def has_pending(self) -> bool:
-        """Ask the inner frontier."""
-        return await self.inner.has_pending()
-
-    async def counts(self) -> FrontierCounts:
-        """Ask the inner frontier."""
-        return await self.inner.counts()

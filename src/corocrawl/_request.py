@@ -46,19 +46,34 @@ def canonical_url(url: URL, *, sort_query: bool = False) -> URL:
     Lower-case scheme and host (yarl does this), default port dropped, ``.``/``..``
     segments resolved, fragment dropped, empty path made ``/``. Query order is kept
     unless ``sort_query``: some sites treat ``?a=1&b=2`` and ``?b=2&a=1`` differently.
+
+    >>> str(canonical_url(URL("http://a.com/?q=x%26y&b=2"), sort_query=True))
+    'http://a.com/?b=2&q=x%26y'
     """
     port = url.explicit_port
     if port is not None and url.is_default_port():
         port = None
-    if sort_query and url.query_string:
-        query = "&".join(f"{k}={v}" for k, v in sorted(url.query.items()))
-        url = url.with_query(query)
+    query = url.raw_query_string
+    if sort_query and query:
+        query = _sorted_query(query)
     # Rebuilt rather than edited: yarl's with_port/with_path drop parts or the
     # trailing "/" of an empty path, and the canonical form must be stable.
     return URL.build(
         scheme=url.scheme, user=url.raw_user, password=url.raw_password, host=url.raw_host or "",
-        port=port, path=url.raw_path or "/", query_string=url.raw_query_string, encoded=True,
+        port=port, path=url.raw_path or "/", query_string=query, encoded=True,
     )
+
+
+def _sorted_query(raw_query: str) -> str:
+    """``raw_query``'s parameters ordered by name, each kept exactly as it was written.
+
+    Sorted raw, not decoded and re-encoded: decoding turns ``q=a%26b`` into ``q=a&b``,
+    a different query, and ``+``, ``=`` and ``%2F`` mean what they mean only as
+    written. The sort is stable, so repeated names keep their order (``?id=2&id=1``
+    can be an ordered list).
+    """
+    params = [p for p in raw_query.split("&") if p]
+    return "&".join(sorted(params, key=lambda p: p.partition("=")[0]))
 
 
 def fingerprint(method: str, url: str, body: bytes | None = None) -> bytes:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from multidict import CIMultiDictProxy
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
@@ -18,6 +19,7 @@ from ._request import CallbackRef, Request, canonical_url
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
+    from parsel import Selector, SelectorList
 
 
 #: Element nesting past which a page is not parsed. Lexbor's cost grows with the
@@ -243,6 +245,52 @@ class Response:
         kwargs.setdefault("depth", self.request.depth + 1)
         kwargs.setdefault("referrer", self.url)
         return Request(self.urljoin(href), callback, **kwargs)
+
+    def follow_all(
+        self, links: str | Iterable[str | LexborNode], callback: CallbackRef = None,
+        **kwargs: Any,
+    ) -> Iterator[Request]:
+        """Requests for many links: a CSS selector (its nodes' ``href``), or hrefs/nodes.
+
+        >>> yield from resp.follow_all("nav a", page)
+        """
+        nodes = self.css(links) if isinstance(links, str) else links
+        for link in nodes:
+            href = link if isinstance(link, str) else link.attributes.get("href")
+            if href:
+                yield self.follow(href, callback, **kwargs)
+
+    def json(self) -> Any:
+        """The body parsed as JSON (``InvalidResponse`` with the URL if it is not)."""
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as exc:
+            from ._exceptions import InvalidResponse
+
+            raise InvalidResponse(f"{self.url} is not JSON: {exc}") from None
+
+    @cached_property
+    def selector(self) -> Selector:
+        """The page as a parsel ``Selector`` (``pip install 'corocrawl[xpath]'``)."""
+        try:
+            from parsel import Selector
+        except ImportError:
+            from ._exceptions import MissingExtra
+
+            raise MissingExtra(
+                "resp.xpath() needs parsel: pip install 'corocrawl[xpath]'"
+            ) from None
+        return Selector(text=self.text, base_url=self.url)
+
+    def xpath(self, query: str, **variables: Any) -> SelectorList[Selector]:
+        """Nodes matching an XPath query, as parsel selectors (``.get()``, ``.getall()``).
+
+        >>> resp.xpath("//h1/text()").get()
+        """
+        try:
+            return self.selector.xpath(query, **variables)
+        except ValueError as exc:  # parsel's bad-XPath error
+            raise InvalidSelector(f"bad XPath {query!r}: {exc}") from None
 
     @cached_property
     def soup(self) -> BeautifulSoup:

@@ -68,6 +68,11 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].lower()
 
 
+def _namespace(tag: str) -> str:
+    """``{http://www.sitemaps.org/schemas/sitemap/0.9}loc`` → its namespace; ``loc`` → ""."""
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
+
+
 def parse_sitemap(data: bytes, *, max_urls: int = SITEMAP_MAX_URLS) -> Sitemap:
     """Parse a sitemap (XML urlset or index, gzip or not, or plain text lines).
 
@@ -83,14 +88,25 @@ def parse_sitemap(data: bytes, *, max_urls: int = SITEMAP_MAX_URLS) -> Sitemap:
         raise SitemapError("sitemap XML with a DOCTYPE or ENTITY is not accepted")
     kind: SitemapKind = "invalid"
     locs: list[str] = []
+    # Only <url><loc> and <sitemap><loc> in the sitemap's own namespace are entries:
+    # extensions nest their own <image:loc>, <video:loc>… inside <url>, and those are
+    # pictures and films, not pages.
+    sitemap_ns: str | None = None
+    open_tags: list[str] = []
     try:
         for event, elem in ElementTree.iterparse(io.BytesIO(data), events=("start", "end")):
             name = _local(elem.tag)
             if event == "start":
+                open_tags.append(elem.tag)
                 if kind == "invalid" and name in ("urlset", "sitemapindex"):
                     kind = "urlset" if name == "urlset" else "index"
+                    sitemap_ns = _namespace(elem.tag)
                 continue
-            if name == "loc" and elem.text and elem.text.strip():
+            open_tags.pop()
+            parent = open_tags[-1] if open_tags else ""
+            if (name == "loc" and _namespace(elem.tag) == sitemap_ns
+                    and _local(parent) in ("url", "sitemap") and _namespace(parent) == sitemap_ns
+                    and elem.text and elem.text.strip()):
                 locs.append(elem.text.strip())
                 if len(locs) >= max_urls:
                     logger.warning("sitemap lists more than %d URLs: keeping the first", max_urls)

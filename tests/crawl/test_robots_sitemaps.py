@@ -79,6 +79,29 @@ def test_parse_urlset_index_gzip_and_text() -> None:
     assert parse_sitemap(text).locs == ["https://a.test/x", "http://a.test/y"]
 
 
+def test_only_url_locs_are_pages_not_image_or_video_locs() -> None:
+    # Google's image and video extensions nest their own <loc>s inside <url>.
+    urlset = (
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        b' xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"'
+        b' xmlns:video="http://www.google.com/schemas/sitemap-video/1.1">'
+        b"<url><loc>https://a.test/page</loc>"
+        b"<image:image><image:loc>https://cdn.a.test/photo.jpg</image:loc></image:image>"
+        b"<video:video><video:content_loc>https://cdn.a.test/v.mp4</video:content_loc>"
+        b"<video:player_loc>https://a.test/player</video:player_loc>"
+        b"<video:loc>https://cdn.a.test/v2.mp4</video:loc></video:video></url>"
+        b"<url><loc>https://a.test/other</loc></url>"
+        b"</urlset>"
+    )
+    assert parse_sitemap(urlset).locs == ["https://a.test/page", "https://a.test/other"]
+
+
+def test_a_loc_outside_url_or_sitemap_is_not_an_entry() -> None:
+    stray = b"<urlset><loc>https://a.test/stray</loc><url><loc>https://a.test/1</loc></url></urlset>"
+    assert parse_sitemap(stray).locs == ["https://a.test/1"]
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -11,13 +11,13 @@ from aiohttp.test_utils import TestServer
 from redis_site import ReplicaSite
 from redis_spider import build
 
-from corocrawl.redis import (
-    RedisOptions,
-    add_redis_arguments,
-    crawl_shared,
-    redis_options_from_args,
-    redis_status_async,
-)
+from corocrawl.cli import _redis_options
+from corocrawl.cli._redis_options import add_redis_arguments, redis_options_from_args
+from corocrawl.redis import DEFAULT_CRAWL_NAME, RedisOptions, crawl_shared, redis_status_async
+
+
+def test_the_cli_default_crawl_name_is_the_packages() -> None:
+    assert _redis_options.DEFAULT_CRAWL_NAME == DEFAULT_CRAWL_NAME
 
 
 def test_redis_flags() -> None:

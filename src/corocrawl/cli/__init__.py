@@ -29,6 +29,8 @@ from ._settings import CONFIG_FILE, ENV_PREFIX, resolve_settings
 
 #: Every subcommand: (name, module in cli/, one-line help), in the order --help lists them.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("run", "_run",
+     "run the Crawler a Python file defines (persistence, resume, progress, exports)"),
     ("douban", "_douban", "crawl douban's upcoming movies (即将上映) with posters"),
     ("serve-demo", "_serve_demo", "serve the embedded douban replica site"),
     ("demo", "_demo", "crawl the embedded douban replica (offline) and show the movies"),
@@ -67,6 +69,7 @@ def build_parser(*, commands: bool | str = True) -> argparse.ArgumentParser:
         description="A fast, crash-safe web crawler built on asyncio coroutines.",
         epilog="examples:\n"
         "  corocrawl demo                                   # offline, against the replica\n"
+        "  corocrawl run spider.py -o items.jsonl           # your own spider, resumable\n"
         "  corocrawl douban --city beijing -o movies.jsonl --posters posters\n"
         "  corocrawl report --posters posters -o movies.html\n"
         "  corocrawl crawl https://example.com/ -o pages.jsonl\n"

@@ -32,6 +32,7 @@ def register(subparsers: Any) -> None:
             "examples:\n"
             "  corocrawl config\n"
             "  corocrawl config report\n"
+            "  corocrawl config run spider.py --max-pages 100\n"
             "  COROCRAWL_CONCURRENCY=8 corocrawl config douban --config ci.toml"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -48,6 +49,12 @@ def register(subparsers: Any) -> None:
         default=argparse.SUPPRESS,
         help=f"read options from this TOML file (default: ./{CONFIG_FILE} if present)",
     )
+    parser.add_argument(
+        "arguments",
+        nargs=argparse.REMAINDER,
+        metavar="...",
+        help="COMMAND's own arguments and flags, e.g. the spider file of run",
+    )
     parser.set_defaults(run=run)
 
 
@@ -61,11 +68,13 @@ def run(args: argparse.Namespace) -> int:
         choices = ", ".join(sorted(c for c in commands if c != "config"))
         raise UsageError(f"no command {args.command!r} to show settings for; pick one of {choices}")
     _relax_required(commands[args.command])
-    argv = [args.command]
+    argv = [args.command, *args.arguments]
     config = getattr(args, "config", None)
     if config:
         argv += ["--config", config]
     namespace, sources = resolve_settings(parser, argv, os.environ, Path.cwd())
+    if args.command == "run" and getattr(namespace, "spider", None):
+        _fill_from_spider(namespace, sources, namespace.spider)
 
     console = Console(file=sys.stdout, soft_wrap=True)
     used = namespace.config or f"none (no ./{CONFIG_FILE})"
@@ -87,6 +96,26 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(*(Text(cell) for cell in cells), style=style)
     console.print(table)
     return 0
+
+
+def _fill_from_spider(namespace: argparse.Namespace, sources: dict[str, str], path: str) -> None:
+    """What the spider file sets, where no flag, variable or file entry overrides it."""
+    from .._config import CrawlConfig
+    from ._spider_file import SpiderImportError, load_spider
+
+    try:
+        config = load_spider(path).config
+    except SpiderImportError as exc:
+        sys.stderr.write(exc.report)  # the user's own traceback, as `run` shows it
+        raise
+    defaults = CrawlConfig()
+    for dest, source in sources.items():
+        if source != "default" or not hasattr(config, dest):
+            continue
+        value = getattr(config, dest)
+        setattr(namespace, dest, value)
+        if value != getattr(defaults, dest):
+            sources[dest] = f"spider {path}"
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -10,24 +10,20 @@ from pathlib import Path
 from .._config import CrawlConfig
 from .._exceptions import UsageError
 from .._links import compile_patterns
-from .._progress import (
-    CrawlProgress,
-    EventLog,
-    Mode,
-    ObservedFrontier,
-    ProgressSnapshot,
-    stats_snapshot,
-    summary_from_stats,
-)
+from .._run import RunOutput
 from .._running import graceful_signals, loop_factory
-from .._stats import CrawlStats
-from ..frontier import Frontier, FrontierCounts
 from ..sinks._files import check_export_path, export_items
 from ..spiders._pagestore import PAGE_FIELDS, read_pages
 from ..spiders.generic import CrawlResult, GenericCrawl, GenericOptions
 from ..store import SqliteStore
-from ._options import add_crawl_options, check_db_path, config_from_args, non_negative_int
-from ._output import console, err_console, print_summary
+from ._options import (
+    add_crawl_options,
+    check_db_path,
+    check_log_json,
+    config_from_args,
+    non_negative_int,
+)
+from ._output import command_output, console, print_summary
 
 EXAMPLES = """examples:
   corocrawl crawl https://docs.example.com/ -o pages.jsonl
@@ -140,26 +136,19 @@ def run(args: argparse.Namespace) -> int:
         changes["max_body"] = args.max_body
     if changes:
         config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
-    events = _event_log(args.log_json)
-    try:
-        # The SQLite store makes the crawl resumable: run the same command again after
-        # a crash or Ctrl-C and it continues. Page records also go to its items.
-        store = SqliteStore(db, fresh=args.fresh, item_key="requested_url")
-        frontier: Frontier = store.frontier
-        if events is not None:
-            frontier = ObservedFrontier(frontier, events)
-            events.start(start_urls=options.start_urls, config=dataclasses.asdict(config))
-        crawl = GenericCrawl(
-            options, config=config, db=db, frontier=frontier, sinks=[store.sink],
-            fresh=args.fresh,
-        )
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            result = runner.run(_crawl_with_progress(crawl, store.frontier, quiet=args.quiet))
-        if events is not None:
-            events.finish(summary_from_stats(result.stats))
-    finally:
-        if events is not None:
-            events.close()
+    check_log_json(args.log_json)
+    # The SQLite store makes the crawl resumable: run the same command again after
+    # a crash or Ctrl-C and it continues. Page records also go to its items.
+    store = SqliteStore(db, fresh=args.fresh, item_key="requested_url")
+    crawl = GenericCrawl(
+        options, config=config, db=db, frontier=store.frontier, sinks=[store.sink],
+        fresh=args.fresh,
+    )
+    # The runner every command shares: live progress on stderr and --log-json
+    # events from the engine; the summary is this command's own (below).
+    output = dataclasses.replace(command_output(args), summary=False)
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        result = runner.run(_crawl_with_signals(crawl, output))
     pages = read_pages(db)
     for out in outputs:
         export_items(pages, out, PAGE_FIELDS)
@@ -170,39 +159,10 @@ def run(args: argparse.Namespace) -> int:
     return 0 if fetched else 1
 
 
-def _event_log(path: str | None) -> EventLog | None:
-    if path is None:
-        return None
-    try:
-        return EventLog(path)
-    except OSError as exc:
-        raise UsageError(f"--log-json {path}: {exc.strerror}; pick a writable path") from None
-
-
-async def _crawl_with_progress(
-    crawl: GenericCrawl, frontier: Frontier, *, quiet: bool
-) -> CrawlResult:
-    """Run the crawl with live progress on stderr (a line every 2 s when not a terminal).
-
-    The first Ctrl-C/SIGTERM stops it gracefully, a second at once.
-    """
-    running = True
-    last_counts: list[FrontierCounts | None] = [None]
-
-    async def snapshot() -> ProgressSnapshot:
-        stats = crawl.stats or CrawlStats()
-        # The store is open only while the engine runs and has fetched something.
-        if running and stats.requests > 0:
-            last_counts[0] = await frontier.counts()
-        return stats_snapshot(stats, last_counts[0])
-
-    mode: Mode = "quiet" if quiet else "auto"
-    async with CrawlProgress(snapshot, mode=mode, console=err_console):
-        try:
-            with graceful_signals(crawl.stop):
-                return await crawl.crawl()
-        finally:
-            running = False
+async def _crawl_with_signals(crawl: GenericCrawl, output: RunOutput) -> CrawlResult:
+    """Run the crawl; the first Ctrl-C/SIGTERM stops it gracefully, a second at once."""
+    with graceful_signals(crawl.stop):
+        return await crawl.crawl(output)
 
 
 def print_result(result: CrawlResult) -> None:

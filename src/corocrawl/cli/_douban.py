@@ -11,7 +11,6 @@ from .._config import CrawlConfig
 from .._exceptions import BlockedError, UsageError
 from .._request import parse_url
 from .._stats import CrawlStats
-from ..redis import add_redis_arguments, read_items, redis_options_from_args, run_shared
 from ..report import write_gallery
 from ..sinks._files import check_export_path, export_items
 from ..spiders.douban import (
@@ -22,15 +21,22 @@ from ..spiders.douban import (
     douban_host_policy,
     list_url,
 )
-from ..store import SqliteStore
-from ._options import add_crawl_options, add_output_options, check_db_path, config_from_args
+from ._options import (
+    add_crawl_options,
+    add_output_options,
+    check_db_path,
+    check_log_json,
+    config_from_args,
+)
 from ._output import (
+    command_output,
     download_all_posters,
     print_movies,
     print_posters,
-    print_summary,
+    print_saved,
     run_crawler,
 )
+from ._redis_options import add_redis_arguments, redis_options_from_args
 
 EXAMPLES = """examples:
   corocrawl douban --city shanghai -o movies.jsonl -o movies.csv
@@ -89,41 +95,25 @@ def crawl_douban(
     start_urls = [str(parse_url(url)) for url in start_urls]
     outputs = [check_export_path(out) for out in args.output]
     db = check_db_path(args.db)
+    check_log_json(getattr(args, "log_json", None))
     config = config_from_args(args, CrawlConfig(user_agent=BROWSER_USER_AGENT))
     # Flags override the polite defaults for douban's own hosts.
     polite = args.per_host is None and args.delay is None
     shared = redis_options_from_args(args)
-    if shared is not None:
-        # One worker of a crawl shared through Redis (docs/distributed.md): the
-        # items to export are the whole shared crawl's; --db only with --collect.
-        crawler = build_crawler(
-            start_urls, config=config, today=args.today, polite_to_douban=polite
-        )
-        stats = run_shared(crawler, shared)
-        redis_url, crawl_name = shared.url, shared.crawl_name
+    # One runner for every spider: the douban one runs like a user's (corocrawl run),
+    # in the SQLite --db or as one worker of a shared Redis crawl.
+    crawler = build_crawler(start_urls, config=config, today=args.today,
+                            polite_to_douban=polite)
+    # The command explains a crawl that got nowhere itself (see _exit_code).
+    stats = run_crawler(crawler, command_output(args, warn=False),
+                        db=None if shared is not None else db, redis=shared,
+                        fresh=args.fresh if fresh is None else fresh)
 
-        def stored() -> Iterator[dict[str, Any]]:
-            return (complete(item) for _, item in read_items(redis_url, crawl_name))
+    def stored() -> Iterator[dict[str, Any]]:
+        return (complete(item) for item in crawler.items)
 
-        saved_db = shared.collect_db
-    else:
-        store = SqliteStore(
-            db, fresh=args.fresh if fresh is None else fresh, item_key="subject_id"
-        )
-        crawler = build_crawler(
-            start_urls,
-            config=config,
-            frontier=store.frontier,
-            sinks=[store.sink],
-            today=args.today,
-            polite_to_douban=polite,
-        )
-        stats = run_crawler(crawler, quiet=args.quiet, log_json=getattr(args, "log_json", None))
-
-        def stored() -> Iterator[dict[str, Any]]:
-            return (complete(item) for item in store.iter_items())
-
-        saved_db = db
+    # The items to export are the whole shared crawl's; --db only with --collect.
+    saved_db = db if shared is None else shared.collect_db
     # Items are read back from the store as streams, not held in a list: a
     # 100,000-movie crawl would otherwise double its memory at the very end.
     for out in outputs:
@@ -136,7 +126,7 @@ def crawl_douban(
         print_posters(report, posters, quiet=args.quiet)
     if not args.quiet:
         print_movies(stored(), total=count)
-        print_summary(stats, exports=outputs, db=saved_db, items=count)
+        print_saved(exports=outputs, db=saved_db)
     gallery = getattr(args, "report", None)
     if gallery:
         page = write_gallery(stored(), gallery, poster_dir=posters,

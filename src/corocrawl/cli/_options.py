@@ -177,3 +177,18 @@ def check_db_path(text: str) -> Path:
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"--db {text}: not writable; pick a path you can write to")
     return path
+
+
+def check_log_json(path: str | None) -> None:
+    """Fail before crawling when the ``--log-json`` file cannot be written."""
+    if path is None:
+        return
+    target = Path(path).expanduser()
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"--log-json {path}: is a directory; give a file path")
+    if not parent.is_dir():
+        raise UsageError(f"--log-json {path}: folder {parent} does not exist; "
+                         "create it or pick another path")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"--log-json {path}: not writable; pick a writable path")

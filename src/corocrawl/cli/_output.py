@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import dataclasses
 import heapq
 import time
 from collections.abc import Iterable, Sequence
@@ -17,68 +17,46 @@ from .._config import CrawlConfig
 from .._crawler import Crawler
 from .._politeness import HostPolicy
 from .._posters import PosterReport, PosterResult, download_posters
-from .._progress import (
-    CrawlProgress,
-    EventLog,
-    Mode,
-    ObservedFrontier,
-    ProgressSnapshot,
-    stats_snapshot,
-    summary_from_stats,
-)
+from .._progress import CrawlProgress, Mode, ProgressSnapshot, summary_from_stats
 from .._progress import print_summary as summary_print
-from .._running import loop_factory
+from .._run import RunOutput
+from .._running import graceful_signals, loop_factory
 from .._stats import CrawlStats
-from ..frontier import FrontierCounts, MemoryFrontier
+from ..redis import RedisOptions
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-def run_crawler(crawler: Crawler, *, quiet: bool, log_json: str | None = None) -> CrawlStats:
-    """Run ``crawler`` to the end with live progress (Ctrl-C stops gracefully).
+def run_crawler(
+    crawler: Crawler,
+    output: RunOutput,
+    *,
+    db: Path | None = None,
+    redis: RedisOptions | None = None,
+    fresh: bool = False,
+) -> CrawlStats:
+    """Run ``crawler`` to the end, in ``db`` or as a ``redis`` worker: every command's runner.
 
-    Progress goes to stderr: a live line on a terminal, a plain line every 2 s
-    otherwise, nothing when ``quiet``. ``log_json`` writes JSON-lines events.
+    The same path as ``crawler.run()``; the first Ctrl-C stops gracefully.
+    ``output`` says what to show (progress on stderr, summary, events, warning).
     """
-    events = EventLog(log_json) if log_json else None
-    try:
-        if events is not None:
-            crawler.frontier = ObservedFrontier(crawler.frontier or MemoryFrontier(), events)
-            events.start(
-                start_urls=[r.url for r in crawler.start_requests],
-                config=dataclasses.asdict(crawler.config),
-            )
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            stats = runner.run(_crawl_with_progress(crawler, quiet=quiet))
-        if events is not None:
-            events.finish(summary_from_stats(stats))
-        return stats
-    finally:
-        if events is not None:
-            events.close()
+
+    async def crawl() -> CrawlStats:
+        with graceful_signals(crawler.stop):
+            return await crawler._crawl_into(db, redis=redis, fresh=fresh, output=output)
+
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(crawl())
 
 
-async def _crawl_with_progress(crawler: Crawler, *, quiet: bool) -> CrawlStats:
-    frontier = crawler.frontier
-    running = True
-    last_counts: list[FrontierCounts | None] = [None]
-
-    async def snapshot() -> ProgressSnapshot:
-        stats = crawler.stats  # crawl() replaces it when it starts: read it each time
-        # The frontier is open only while the engine runs and has fetched something;
-        # after that, the last counts read stand.
-        if running and frontier is not None and stats.requests > 0:
-            last_counts[0] = await frontier.counts()
-        return stats_snapshot(stats, last_counts[0])
-
-    progress = CrawlProgress(snapshot, mode="quiet" if quiet else "auto", console=err_console)
-    async with progress:
-        try:
-            # The crawler's own signal handling: the first Ctrl-C stops gracefully.
-            return await crawler.crawl(handle_signals=True)
-        finally:
-            running = False
+def command_output(args: argparse.Namespace, *, warn: bool = True) -> RunOutput:
+    """What a crawling command shows: progress (a plain line when not a terminal) and
+    the summary unless ``--quiet``; ``--log-json`` events."""
+    quiet = bool(getattr(args, "quiet", False))
+    return RunOutput(progress="quiet" if quiet else "auto", summary=not quiet,
+                     log_json=getattr(args, "log_json", None), warn=warn,
+                     summary_to_stdout=True)
 
 
 def download_all_posters(
@@ -170,6 +148,14 @@ def print_movies(items: Iterable[dict[str, Any]], *, total: int) -> None:
             item.get("poster_url") or "[red]none[/red]",
         )
     console.print(table)
+
+
+def print_saved(*, exports: Sequence[Path] = (), db: Path | None = None) -> None:
+    """Where the crawl's data went (after the summary the runner printed)."""
+    where = [str(db)] if db else []
+    where += [str(p) for p in exports]
+    if where:
+        console.print("saved to " + ", ".join(where))
 
 
 def print_summary(

@@ -17,13 +17,7 @@ from ._status import (
     redis_status,
     redis_status_async,
 )
-from ._worker import (
-    RedisOptions,
-    add_redis_arguments,
-    crawl_shared,
-    redis_options_from_args,
-    run_shared,
-)
+from ._worker import RedisOptions, crawl_shared, run_shared
 
 __all__ = [
     "DEFAULT_CRAWL_NAME",
@@ -34,13 +28,11 @@ __all__ = [
     "RedisOptions",
     "RedisSink",
     "SharedHostSlots",
-    "add_redis_arguments",
     "collect_into",
     "crawl_shared",
     "format_status",
     "list_crawls",
     "read_items",
-    "redis_options_from_args",
     "redis_status",
     "redis_status_async",
     "require_redis",

@@ -8,7 +8,6 @@ name; each exits when the SHARED crawl has nothing pending or leased.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import importlib
 import logging
@@ -45,53 +44,6 @@ class RedisOptions:
     collect_out: Path | None = None
 
 
-def add_redis_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--redis URL`` and its companions to a crawling subcommand."""
-    group = parser.add_argument_group("distributed crawl (Redis)")
-    group.add_argument(
-        "--redis", metavar="URL", help="share the crawl through Redis, e.g. redis://host:6379/0"
-    )
-    group.add_argument(
-        "--crawl-name",
-        default=DEFAULT_CRAWL_NAME,
-        help="workers with the same name share one crawl",
-    )
-    group.add_argument(
-        "--lease-seconds",
-        type=float,
-        default=30.0,
-        help="how soon a dead worker's requests go to others",
-    )
-    group.add_argument(
-        "--expected-urls",
-        type=int,
-        default=1_000_000,
-        help="sizes the dedup buckets (first worker decides)",
-    )
-    group.add_argument(
-        "--collect", action="store_true", help="after the crawl, also collect the items"
-    )
-
-
-def redis_options_from_args(args: argparse.Namespace) -> RedisOptions | None:
-    """The worker's RedisOptions from parsed flags, or None without ``--redis``."""
-    url = getattr(args, "redis", None)
-    if not url:
-        return None
-    require_redis()
-    collect = getattr(args, "collect", False)
-    db = getattr(args, "db", None)
-    output = getattr(args, "output", None)  # a list where -o repeats: the command exports those
-    return RedisOptions(
-        url=url,
-        crawl_name=args.crawl_name,
-        lease_seconds=args.lease_seconds,
-        expected_urls=args.expected_urls,
-        collect_db=Path(db) if collect and db else None,
-        collect_out=Path(output) if collect and isinstance(output, str) else None,
-    )
-
-
 async def crawl_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
     """Run ``crawler`` as one worker of the shared crawl; return this worker's stats."""
     worker_id = options.worker_id or new_worker_id()
@@ -120,7 +72,9 @@ async def crawl_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
     )
     await shared.open()
     try:
-        stats = await crawler.crawl()
+        # The bare engine: progress, summary and events are the caller's
+        # (Crawler.crawl(redis=...) wraps this call in them).
+        stats = await crawler._crawl_bare()
     finally:
         await shared.close()
     if options.collect_db or options.collect_out:

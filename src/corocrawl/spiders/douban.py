@@ -111,3 +111,9 @@ def build_crawler(
 def complete(item: dict[str, Any]) -> dict[str, Any]:
     """The item with exactly ``FIELDS``, missing ones as None."""
     return {name: item.get(name) for name in FIELDS}
+
+
+#: The spider as ``corocrawl run`` finds it, like any user's spider module:
+#: ``corocrawl run corocrawl.spiders.douban --start-url http://127.0.0.1:8080/cinema/later/beijing/``.
+#: ``corocrawl douban`` builds its own with the command's extra options (city, --today).
+crawler = build_crawler([list_url("beijing")])

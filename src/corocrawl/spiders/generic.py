@@ -42,6 +42,7 @@ from .._links import Scope, extract_links
 from .._request import Request, parse_url
 from .._response import Response
 from .._robots import RobotsPolicy, SideFetcher
+from .._run import RunOutput
 from .._sitemaps import Discovered, discover
 from .._stats import CrawlStats
 from .._throttle import AutoThrottle, CrawlPacer
@@ -162,8 +163,12 @@ class GenericCrawl:
 
     # -- running -----------------------------------------------------------------
 
-    async def crawl(self) -> CrawlResult:
-        """Run the crawl to the end and return its result."""
+    async def crawl(self, output: RunOutput | None = None) -> CrawlResult:
+        """Run the crawl to the end and return its result.
+
+        ``output``: what the engine run shows (progress, events); by default nothing
+        but a warning when no page could be fetched.
+        """
         opts = self.options
         pacer = CrawlPacer(self.throttle, floor=self._floor, jitter=self.config.jitter)
         cfg = self.config
@@ -201,7 +206,9 @@ class GenericCrawl:
             crawler.handler(self.page)
             crawler.add_start(*seeds)
             try:
-                stats = await crawler.crawl()
+                # The runner every spider shares: ``output`` says what it shows
+                # (the command: progress and --log-json events; its own summary).
+                stats = await crawler._crawl_into(output=output)
             finally:
                 if self._warc is not None:
                     await self._warc.close()
