@@ -8,7 +8,7 @@ import heapq
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -22,7 +22,11 @@ from .._progress import print_summary as summary_print
 from .._run import RunOutput
 from .._running import graceful_signals, loop_factory
 from .._stats import CrawlStats
-from ..redis import RedisOptions
+
+if TYPE_CHECKING:
+    # Only a type here: importing corocrawl.redis loads the Redis client (~150 ms),
+    # which a crawl without --redis never uses.
+    from ..redis import RedisOptions
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
