@@ -117,7 +117,7 @@ def crawl_douban(
     # 100,000-movie crawl would otherwise double its memory at the very end.
     for out in outputs:
         export_items(stored(), out, FIELDS)
-    count = sum(1 for _ in stored())
+    count = len(crawler.items)  # a COUNT(*) in the store, not every item decoded
     posters = getattr(args, "posters", None)
     if posters:
         policy = douban_host_policy if polite else None
