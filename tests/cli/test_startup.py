@@ -98,7 +98,7 @@ def test_public_names_load_on_first_use() -> None:
 def test_the_crawling_commands_load_no_redis_report_or_charset_detector() -> None:
     """What a plain ``corocrawl douban`` / ``crawl`` imports before it crawls (issue 13)."""
     unused = ("redis", "corocrawl.redis", "corocrawl.report", "corocrawl.demo", "matplotlib",
-              "charset_normalizer", "msgpack")
+              "charset_normalizer", "msgpack", "rich")  # rich: only when something is drawn
     code = (
         "import sys\n"
         "import corocrawl.cli._douban, corocrawl.cli._crawl\n"
