@@ -324,3 +324,13 @@ async def test_unregistered_callback_in_worker_processes(site: tuple[Site, TestS
 
     with pytest.raises(UsageError, match=r"decorate it with @crawler\.handler"):
         await crawler.crawl()
+
+
+def test_host_timings_stay_bounded() -> None:
+    from corocrawl._stats import MAX_TIMED_HOSTS, CrawlStats
+
+    stats = CrawlStats()
+    for i in range(5 * MAX_TIMED_HOSTS):
+        stats.record_response(f"h{i}:80", 200, 0.001 if i != 7 else 9.0, 10)
+    assert len(stats.hosts) <= MAX_TIMED_HOSTS
+    assert "h7:80" in stats.hosts  # the slowest is kept for the report

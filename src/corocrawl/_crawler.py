@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._config import CrawlConfig
-from ._engine import Callback, Engine, FailureHook, PageHook
+from ._engine import BeforeFetch, Callback, Engine, FailureHook, PageHook
 from ._exceptions import ConfigError, RunningLoopError
 from ._fetcher import RedirectCheck
 from ._items import CrawlItems
-from ._politeness import HostPolicy, HostRule, HostSlots, Pacer
+from ._politeness import HostPacing, HostPolicy, HostRule, Pacer
 from ._request import Request, parse_url
 from ._run import RunOutput, observe_crawl, output_for
 from ._running import graceful_signals, loop_factory
@@ -70,6 +70,7 @@ class Crawler:
         handle_http_errors: bool = False,
         pacer: Pacer | None = None,
         on_failure: FailureHook | None = None,
+        before_fetch: BeforeFetch | None = None,
         redirect_check: RedirectCheck | None = None,
         **settings: Any,
     ) -> None:
@@ -90,17 +91,17 @@ class Crawler:
         self.host_policy = host_policy
         self.handle_http_errors = handle_http_errors
         # Hooks of generic crawls (corocrawl.spiders.generic): adaptive spacing per
-        # host, and a record for each request that failed for good.
+        # host, a record for each request that failed for good, and robots.txt
+        # checked (and fetched when new) before each fetch.
         self.pacer = pacer
         self.on_failure = on_failure
+        self.before_fetch = before_fetch
         # Scope of redirect targets beyond allowed_domains (a generic crawl's rules).
         self.redirect_check = redirect_check
         self.callbacks: dict[str, Callback] = {}
         self.start_requests: list[Request] = []
         self.default_callback: str | None = None
         self.stats = CrawlStats()
-        #: Politeness slots to use instead of per-process ones (e.g. shared in Redis).
-        self.host_slots: HostSlots | None = None
         #: Called with each processed request (see ``corocrawl._engine.PageHook``).
         self.page_hooks: list[PageHook] = []
         self._engine: Engine | None = None
@@ -241,7 +242,7 @@ class Crawler:
         key = self.item_key if isinstance(self.item_key, str) else None
         store = SqliteStore(db, fresh=fresh, item_key=key)
         self._items = CrawlItems(store.iter_items, str(db), count=lambda: _stored_count(db))
-        stats = await self._crawl_with(store.frontier, [store.sink], None, output)
+        stats = await self._crawl_with(store.frontier, [store.sink], output)
         if output.warn and stats.requests == 0 and not fresh:
             warning = _stuck_warning(db)
             if warning is not None:
@@ -262,21 +263,21 @@ class Crawler:
             return (item for _, item in pairs)
 
         self._items = CrawlItems(shared_items, f"redis crawl {options.crawl_name!r}")
-        saved = self.frontier, self.sinks, self.host_slots
+        saved = self.frontier, self.sinks
         try:
             return await observe_crawl(self, lambda: crawl_shared(self, options), output,
                                        items=self._count_items)
         finally:
-            self.frontier, self.sinks, self.host_slots = saved
+            self.frontier, self.sinks = saved
 
     async def _crawl_with(self, frontier: Frontier, sinks: list[ItemSink],
-                          host_slots: HostSlots | None, output: RunOutput) -> CrawlStats:
-        saved = self.frontier, self.sinks, self.host_slots
-        self.frontier, self.sinks, self.host_slots = frontier, sinks, host_slots
+                          output: RunOutput) -> CrawlStats:
+        saved = self.frontier, self.sinks
+        self.frontier, self.sinks = frontier, sinks
         try:
             return await observe_crawl(self, self._crawl_bare, output, items=self._count_items)
         finally:
-            self.frontier, self.sinks, self.host_slots = saved
+            self.frontier, self.sinks = saved
 
     async def _crawl_bare(self) -> CrawlStats:
         """The engine alone, on the crawler's frontier and sinks (used by Redis workers too)."""
@@ -290,11 +291,12 @@ class Crawler:
             sinks=self.sinks,
             callbacks=self.callbacks,
             default_callback=self.default_callback,
-            slots=self.host_slots or HostSlots(default, self.host_policy, self.pacer),
+            pacing=HostPacing(default, self.host_policy, self.pacer),
             item_key=self.item_key,
             handle_http_errors=self.handle_http_errors,
             stats=self.stats,
             on_failure=self.on_failure,
+            before_fetch=self.before_fetch,
             on_page=self._on_page if self.page_hooks else None,
             redirect_check=self.redirect_check,
         )

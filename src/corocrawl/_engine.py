@@ -1,14 +1,17 @@
 """The crawl engine: the lesson's producer/consumer picture, made robust.
 
     frontier ──lease──> worker × concurrency ──(outcome, items)──> committer
-       ^                 (slot, fetch, callback)                     │
+       ^   ^             (fetch, release, callback)                  │
+       │   └─ release ◄──────┘                                       │
        └───────────────────────── settle ◄── sinks.write ◄───────────┘
 
-Workers are a fixed pool in one TaskGroup. Each leases a request, waits for
-its host's slot, fetches, runs the callback and hands the result to the
-committer through a bounded queue (back-pressure: a slow disk slows the
-workers instead of growing memory). The committer writes items first and then
-settles the outcomes, so an acknowledged request always has its items stored.
+Workers are a fixed pool in one TaskGroup. Each leases a request (the
+frontier hands out only requests of hosts with a free slot whose delay has
+passed, so no worker ever waits for a busy host), fetches it, releases the
+host's slot, runs the callback and hands the result to the committer through
+a bounded queue (back-pressure: a slow disk slows the workers instead of
+growing memory). The committer writes items first and then settles the
+outcomes, so an acknowledged request always has its items stored.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from yarl import URL
@@ -27,11 +31,11 @@ from ._exceptions import StorageError, UsageError
 from ._fetcher import Fetcher, FetchError, RedirectCheck, check_status
 from ._items import as_item
 from ._parallel import CallbackPool, Failure, drive, stops_crawl
-from ._politeness import HostSlots
+from ._politeness import HostPacing
 from ._request import Request, parse_url
 from ._response import HTML_TYPES, Response
 from ._stats import CrawlStats
-from .frontier import Frontier, Outcome
+from .frontier import Frontier, Lease, Outcome
 from .sinks import Item, ItemSink, KeyedItem
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,26 @@ Callback = Callable[[Response], Any]
 #: Turns a request that failed for good into items to store (e.g. a page record
 #: with the error). Hook for generic crawls; ``exc.response`` is the error page, if any.
 FailureHook = Callable[[Request, FetchError], Awaitable[Sequence[Item]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A ``before_fetch`` hook's decision about a leased request.
+
+    ``fetch`` False: not fetched and settled done (the hook accounts for it).
+    ``later`` seconds: not fetched now; it goes back to the frontier and its
+    host waits that long (e.g. the Crawl-delay just learned from robots.txt).
+    """
+
+    fetch: bool = True
+    later: float | None = None
+
+
+FETCH = Admission()
+SKIP = Admission(fetch=False)
+#: Hook for generic crawls: decide about a request before it is fetched (robots.txt),
+#: with the crawl's own Fetcher for any fetch it needs first.
+BeforeFetch = Callable[[Request, Fetcher], Awaitable[Admission]]
 #: Called once per processed request with its outcome, the response (None when
 #: the fetch failed) and the items it gave: how progress, summaries and
 #: ``--log-json`` watch a crawl, whatever its frontier.
@@ -61,23 +85,25 @@ class Engine:
         sinks: Sequence[ItemSink],
         callbacks: Mapping[str, Callback],
         default_callback: str | None,
-        slots: HostSlots,
+        pacing: HostPacing,
         item_key: str | Callable[[Item], str | None] | None = None,
         handle_http_errors: bool = False,
         stats: CrawlStats | None = None,
         on_failure: FailureHook | None = None,
+        before_fetch: BeforeFetch | None = None,
         on_page: PageHook | None = None,
         redirect_check: RedirectCheck | None = None,
     ) -> None:
         self.config = config
         self.on_failure = on_failure
+        self.before_fetch = before_fetch
         self.on_page = on_page
         self.redirect_check = redirect_check
         self.frontier = frontier
         self.sinks = list(sinks)
         self.callbacks = dict(callbacks)
         self.default_callback = default_callback
-        self.slots = slots
+        self.pacing = pacing
         self.item_key = item_key
         self.handle_http_errors = handle_http_errors
         self.stats = stats or CrawlStats()
@@ -111,6 +137,7 @@ class Engine:
             # Fork before the store's threads and the HTTP session exist.
             self.pool = CallbackPool(self.config.processes, self.callbacks)
             await self.pool.start()
+        self.frontier.pacing = self.pacing
         try:
             await self.frontier.open()
         except BaseException:
@@ -180,46 +207,70 @@ class Engine:
             # would otherwise all get one and overshoot max_pages.
             self._leased += 1
             try:
-                request = await frontier.lease(_IDLE_POLL)
+                lease = await frontier.lease(_IDLE_POLL)
             except StorageError as exc:  # a full disk, a lost Redis: stop like the committer
                 self._leased -= 1
-                self._fatal = self._fatal or exc
-                self.stop(str(exc))
+                self._storage_failed(exc)
                 break
-            if request is None:
+            if lease is None:
                 self._leased -= 1
                 if self._results.empty() and not await frontier.has_pending():
                     self._finished.set()
                 continue
             self.stats.in_flight += 1
             try:
-                result = await self._process(fetcher, request)
+                result = await self._process(fetcher, lease)
             finally:
                 self.stats.in_flight -= 1
             await self._results.put(result)
         if max_pages is not None and self._leased >= max_pages:
             self.stats.stop_reason = self.stats.stop_reason or f"max_pages={max_pages} reached"
 
-    async def _process(self, fetcher: Fetcher, request: Request) -> tuple[Outcome, list[KeyedItem]]:
+    async def _process(self, fetcher: Fetcher, lease: Lease) -> tuple[Outcome, list[KeyedItem]]:
         """Fetch one request and run its callback; never raises for a bad page."""
-        host = request.host
-        if host in self._blocked_hosts:
+        request, host = lease.request, lease.host
+        pause = 0.0
+        try:
+            if host in self._blocked_hosts:
+                blocked = self._fail(lease, "blocked", "host blocked us earlier (HTTP 418)")
+                return self._observed((blocked, []), None)
+            if self.before_fetch is not None:
+                admission = await self.before_fetch(request, fetcher)
+                if admission.later is not None:
+                    pause = admission.later
+                    return Outcome(lease, "retry"), []
+                if not admission.fetch:
+                    return Outcome(lease, "done"), []
+            response, failure = await self._fetch(fetcher, request)
+            if failure is not None and failure.retry_after is not None \
+                    and failure.status in (429, 503):
+                pause = min(failure.retry_after, _MAX_RETRY_AFTER)  # the whole host waits
+        finally:
+            # The host's slot is free as soon as its answer is in, not when the
+            # result is committed.
+            await self.frontier.release(lease, pause=pause)
+        # Pages only: a request robots.txt held back or refused is not one.
+        if failure is not None:
+            outcome = self._fetch_failed(lease, failure)
             return self._observed(
-                (self._fail(request, "blocked", "host blocked us earlier (HTTP 418)"), []), None)
-        slot = self.slots.get(host)
-        pacer = self.slots.pacer
+                (outcome, await self._failure_items(request, failure, outcome)), response)
+        assert response is not None
+        return self._observed(await self._handle(lease, response), response)
+
+    async def _fetch(
+        self, fetcher: Fetcher, request: Request
+    ) -> tuple[Response | None, FetchError | None]:
+        """The response, or the reason there is no usable one; feeds the throttle."""
+        host = request.host
         self.stats.requests += 1
         response: Response | None = None
         started = time.monotonic()
         try:
-            async with slot.hold():
-                started = time.monotonic()
-                response = await fetcher.fetch(request)
-                response.elapsed = time.monotonic() - started
+            response = await fetcher.fetch(request)
+            response.elapsed = time.monotonic() - started
             self.stats.record_response(host, response.status, response.elapsed,
                                        len(response.body))
-            if pacer is not None:
-                pacer.observe(host, response.elapsed, response.status)
+            self.pacing.observe(host, response.elapsed, response.status)
             if not self.handle_http_errors:
                 check_status(response)
             if response.content_type in HTML_TYPES:
@@ -229,14 +280,12 @@ class Engine:
                 if reason is not None:
                     raise FetchError("unparseable", reason, retryable=False)
         except FetchError as exc:
-            if pacer is not None and response is None and exc.retryable:
+            if response is None and exc.retryable:
                 # No answer (timeout, refused, reset): the host is struggling, in effect.
-                pacer.observe(host, time.monotonic() - started, None)
+                self.pacing.observe(host, time.monotonic() - started, None)
             exc.response = response
-            outcome = self._fetch_failed(request, exc, slot)
-            return self._observed(
-                (outcome, await self._failure_items(request, exc, outcome)), response)
-        return self._observed(await self._handle(request, response), response)
+            return response, exc
+        return response, None
 
     def _observed(
         self, result: tuple[Outcome, list[KeyedItem]], response: Response | None
@@ -251,25 +300,33 @@ class Engine:
         """Items the on_failure hook makes of a request that failed for good (not a retry)."""
         if self.on_failure is None or outcome.state != "failed":
             return []
-        items = list(await self.on_failure(request, exc))
+        try:
+            items = list(await self.on_failure(request, exc))
+        except StorageError as error:  # e.g. its WARC record met a full disk
+            self._storage_failed(error)
+            return []
         self.stats.items += len(items)
         return [(self._key(item, request, i), item) for i, item in enumerate(items)]
 
-    def _fetch_failed(self, request: Request, exc: FetchError, slot: Any) -> Outcome:
+    def _fetch_failed(self, lease: Lease, exc: FetchError) -> Outcome:
+        request = lease.request
         if exc.status == 418:
-            self._blocked_hosts.add(request.host)
-        if exc.retry_after is not None and exc.status in (429, 503):
-            slot.pause(min(exc.retry_after, _MAX_RETRY_AFTER))
+            self._blocked_hosts.add(lease.host)
         if exc.retryable and request.attempt < self.config.retries:
             if exc.retry_after is not None and exc.retry_after > _MAX_RETRY_AFTER:
-                return self._fail(request, exc.kind, f"{exc.message}; Retry-After "
+                return self._fail(lease, exc.kind, f"{exc.message}; Retry-After "
                                   f"{exc.retry_after:.0f}s is too long")
             request.attempt += 1
             request.not_before = time.time() + self._backoff(request.attempt, exc.retry_after)
             self.stats.retries += 1
             log.debug("retry %d of %s after %s", request.attempt, request.url, exc.kind)
-            return Outcome(request, "retry", error=f"{exc.kind}: {exc.message}")
-        return self._fail(request, exc.kind, exc.message)
+            return Outcome(lease, "retry", error=f"{exc.kind}: {exc.message}")
+        return self._fail(lease, exc.kind, exc.message)
+
+    def _storage_failed(self, exc: StorageError) -> None:
+        """Stop for a storage error; ``_commit`` then acknowledges nothing more."""
+        self._fatal = self._fatal or exc
+        self.stop(str(exc))
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with full jitter; Retry-After wins when the server gives one."""
@@ -278,14 +335,15 @@ class Engine:
         ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
-    def _fail(self, request: Request, kind: str, message: str) -> Outcome:
+    def _fail(self, lease: Lease, kind: str, message: str) -> Outcome:
         self.stats.failed += 1
-        self.stats.record_error(request.url, kind, message)
-        return Outcome(request, "failed", error=f"{kind}: {message}")
+        self.stats.record_error(lease.request.url, kind, message)
+        return Outcome(lease, "failed", error=f"{kind}: {message}")
 
     async def _handle(
-        self, request: Request, response: Response
+        self, lease: Lease, response: Response
     ) -> tuple[Outcome, list[KeyedItem]]:
+        request = lease.request
         name = request.callback_name or self.default_callback
         callback = self.callbacks.get(name) if name else None
         if name is None or callback is None:
@@ -293,7 +351,7 @@ class Engine:
                 f"no callback named {name!r} is registered: decorate it with @crawler.handler"
             )
             self.stop("unknown callback")
-            return self._fail(request, "callback", f"unknown callback {name!r}"), []
+            return self._fail(lease, "callback", f"unknown callback {name!r}"), []
         self.stats.pages += 1
         failure: Failure = None
         if self.pool is not None:
@@ -319,7 +377,13 @@ class Engine:
         error: str | None = None
         if failure is not None:
             usage, kind, message = failure
-            if usage:  # a bad selector: the user's code, not the page
+            if kind == StorageError.__name__:
+                # A side output of the callback (a WARC record, a saved page) met a
+                # full disk: not this page's fault. Stop; nothing is acknowledged
+                # from now on, so the next run fetches this page again. By name, as
+                # an error from a --processes child arrives as (kind, message).
+                self._storage_failed(StorageError(message))
+            elif usage:  # a bad selector: the user's code, not the page
                 self._fatal = self._fatal or UsageError(message)
                 self.stop(message)
             else:
@@ -328,7 +392,7 @@ class Engine:
                 self.stats.record_error(request.url, "callback", f"{kind}: {message}")
             error = f"callback: {kind}: {message}"
         self.stats.items += len(items)
-        return Outcome(request, "done", children=children, error=error), items
+        return Outcome(lease, "done", children=children, error=error), items
 
     def _accept(self, value: Any, request: Request, children: list[Request],
                 items: list[KeyedItem]) -> None:

@@ -2,7 +2,13 @@
 
 One ``RobotsPolicy`` serves a whole crawl. The first URL of a site (scheme, host,
 port) fetches ``/robots.txt``; every other URL of that site waits for that one
-fetch instead of starting its own. Rules follow RFC 9309:
+fetch instead of starting its own. In a generic crawl the fetch is scheduled
+work: the engine's ``before_fetch`` hook loads the rules of a leased page's
+site through the crawl's own ``Fetcher`` (``CrawlGetter``: one session, one
+pool) while the frontier lets only that one request of the host run, so a
+host's pages wait for its robots.txt and other hosts go on. Rules are kept for
+the ``max_sites`` most recently used sites (a site forgotten is fetched again).
+Rules follow RFC 9309:
 
 - 2xx: parse it (the first 512 KiB; protego does the matching, Allow/Disallow
   with longest match, ``*`` and ``$``, and ``Crawl-delay``);
@@ -21,15 +27,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 from protego import Protego
 from yarl import URL
 
-from ._fetcher import read_capped
-from ._politeness import Pacer
+from ._fetcher import Fetcher, FetchError, read_capped
+from ._request import Request
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +59,28 @@ class Fetched:
     truncated: bool = False
 
 
+class Getter(Protocol):
+    """Something that GETs a small file: ``SideFetcher`` or ``CrawlGetter``."""
+
+    async def get(self, url: str, *, max_bytes: int) -> Fetched: ...
+
+
+class CrawlGetter:
+    """GETs through the crawl's own ``Fetcher``: same session, pool and limits as pages."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+
+    async def get(self, url: str, *, max_bytes: int) -> Fetched:
+        try:
+            response = await self._fetcher.fetch(Request(url, dont_filter=True))
+        except FetchError as exc:
+            return Fetched(url, None, b"", f"{exc.kind}: {exc.message}")
+        body = response.body
+        truncated = response.truncated or len(body) > max_bytes
+        return Fetched(response.url, response.status, body[:max_bytes], None, truncated)
+
+
 class SideFetcher:
     """GETs the small files a crawl reads besides pages: robots.txt and sitemaps.
 
@@ -59,17 +89,15 @@ class SideFetcher:
     """
 
     def __init__(
-        self, *, user_agent: str, timeout: float = 20.0, pacer: Pacer | None = None,
+        self, *, user_agent: str, timeout: float = 20.0,
         headers: tuple[tuple[str, str], ...] = (), proxy: str | None = None,
         trust_env: bool = True,
     ) -> None:
         self._user_agent = user_agent
-        # The crawl's own headers and proxy: a site behind a proxy has its robots.txt there too.
+        # The crawl's own headers and proxy: a site behind a proxy has its sitemaps there too.
         self._headers = headers
         self._proxy = proxy
         self._trust_env = trust_env
-        # Side fetches take their turn in the host's spacing like pages do.
-        self.pacer = pacer
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self.fetches = 0
@@ -101,9 +129,6 @@ class SideFetcher:
         if self._session is None:
             raise RuntimeError("SideFetcher used outside 'async with'")
         self.fetches += 1
-        if self.pacer is not None:
-            parsed = URL(url)
-            await self.pacer.turn(f"{parsed.host}:{parsed.port}")
         try:
             for _ in range(_MAX_REDIRECTS + 1):
                 async with self._session.get(
@@ -169,37 +194,72 @@ class RobotsPolicy:
 
     def __init__(
         self,
-        fetcher: SideFetcher,
+        fetcher: Getter,
         *,
         user_agent: str,
         enabled: bool = True,
         max_crawl_delay: float = 60.0,
+        max_sites: int = 10_000,
     ) -> None:
         self._fetcher = fetcher
         self.user_agent = user_agent
         self.enabled = enabled
         # A site asking for an hour between requests would make the crawl never end.
         self.max_crawl_delay = max_crawl_delay
-        self._rules: dict[str, SiteRules] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._delay_by_slot: dict[str, float] = {}
+        self.max_sites = max(1, max_sites)
+        self.fetches = 0
+        # Most recently used last; past max_sites the least recent is forgotten.
+        self._rules: OrderedDict[str, SiteRules] = OrderedDict()
+        self._loading: dict[str, asyncio.Lock] = {}  # only while a fetch is running
+        self._delay_by_slot: OrderedDict[str, float] = OrderedDict()
 
-    async def rules_for(self, url: str) -> SiteRules:
-        """The rules of ``url``'s site, fetching robots.txt on first use only."""
+    def knows_slot(self, slot: str) -> bool:
+        """True if the rules of ``host:port`` (http or https) are known."""
+        return f"http://{slot}" in self._rules or f"https://{slot}" in self._rules
+
+    def cached(self, url: str) -> SiteRules | None:
+        """The rules of ``url``'s site if they are known, without fetching."""
         site = site_of(url)
         rules = self._rules.get(site)
         if rules is not None:
-            return rules
-        # One fetch per site: later callers wait on the lock, then find the cache filled.
-        async with self._locks.setdefault(site, asyncio.Lock()):
-            rules = self._rules.get(site)
-            if rules is None:
-                rules = await self._load(site)
-                self._rules[site] = rules
+            self._rules.move_to_end(site)
         return rules
 
-    async def _load(self, site: str) -> SiteRules:
-        fetched = await self._fetcher.get(f"{site}/robots.txt", max_bytes=ROBOTS_MAX_BYTES)
+    async def rules_for(self, url: str, *, via: Getter | None = None) -> SiteRules:
+        """The rules of ``url``'s site, fetching robots.txt (through ``via``) on first use."""
+        rules = self.cached(url)
+        if rules is not None:
+            return rules
+        site = site_of(url)
+        # One fetch per site: later callers wait on the lock, then find the cache filled.
+        lock = self._loading.setdefault(site, asyncio.Lock())
+        try:
+            async with lock:
+                rules = self._rules.get(site)
+                if rules is None:
+                    rules = await self._load(site, via or self._fetcher)
+                    self._remember(site, rules)
+        finally:
+            if not lock.locked():
+                self._loading.pop(site, None)
+        return rules
+
+    def _remember(self, site: str, rules: SiteRules) -> None:
+        self._rules[site] = rules
+        if len(self._rules) > self.max_sites:
+            self._rules.popitem(last=False)
+        delay = rules.crawl_delay(self.user_agent)
+        slot = site.split("://", 1)[1]
+        if delay:
+            self._delay_by_slot[slot] = min(delay, self.max_crawl_delay)
+            if len(self._delay_by_slot) > self.max_sites:
+                self._delay_by_slot.popitem(last=False)
+        else:
+            self._delay_by_slot.pop(slot, None)
+
+    async def _load(self, site: str, getter: Getter) -> SiteRules:
+        self.fetches += 1
+        fetched = await getter.get(f"{site}/robots.txt", max_bytes=ROBOTS_MAX_BYTES)
         status = fetched.status
         if status is None:
             logger.info("robots.txt of %s unreachable (%s): allowing", site, fetched.error)
@@ -217,10 +277,6 @@ class RobotsPolicy:
             rules = SiteRules(site, status, disallow_all=True)
         else:  # 1xx/3xx left after redirects: no usable file
             rules = SiteRules(site, status)
-        delay = rules.crawl_delay(self.user_agent)
-        if delay:
-            slot = site.split("://", 1)[1]
-            self._delay_by_slot[slot] = min(delay, self.max_crawl_delay)
         return rules
 
     async def allowed(self, url: str) -> bool:
@@ -230,11 +286,14 @@ class RobotsPolicy:
         rules = await self.rules_for(url)
         return rules.can_fetch(url, self.user_agent)
 
-    async def why_not(self, url: str) -> str | None:
+    async def why_not(self, url: str, *, via: Getter | None = None) -> str | None:
         """None if allowed, else a short reason for the page record."""
         if not self.enabled:
             return None
-        rules = await self.rules_for(url)
+        return self.reason(await self.rules_for(url, via=via), url)
+
+    def reason(self, rules: SiteRules, url: str) -> str | None:
+        """None if ``rules`` allow ``url``, else a short reason."""
         if rules.can_fetch(url, self.user_agent):
             return None
         if rules.disallow_all:

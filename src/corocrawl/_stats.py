@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 
 #: How many errors are kept with their URL; past this only the counts grow.
 MAX_RECORDED_ERRORS = 1000
+#: Hosts whose timings are kept (for the "slowest hosts" report); past this the
+#: half with the least total time is dropped, so a broad crawl stays bounded.
+MAX_TIMED_HOSTS = 2000
 
 
 @dataclass(slots=True, frozen=True)
@@ -70,6 +73,10 @@ class CrawlStats:
         timing = self.hosts[host]
         timing.requests += 1
         timing.seconds += seconds
+        if len(self.hosts) > MAX_TIMED_HOSTS:
+            keep = sorted(self.hosts.items(), key=lambda entry: entry[1].seconds,
+                          reverse=True)[:MAX_TIMED_HOSTS // 2]
+            self.hosts = defaultdict(HostTiming, keep)
 
     def finish(self) -> None:
         self.finished = time.time()

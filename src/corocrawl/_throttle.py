@@ -27,9 +27,9 @@ calls ``observe(slot, latency, status)`` after each answer.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +79,7 @@ class AutoThrottle:
         rise_min: float = 0.05,
         smoothing: float = 0.3,
         clock: Callable[[], float] = time.monotonic,
+        max_hosts: int = 10_000,
     ) -> None:
         if target_concurrency <= 0:
             raise ValueError("target_concurrency must be positive")
@@ -93,12 +94,19 @@ class AutoThrottle:
         self.rise_min = rise_min
         self._clock = clock
         self.smoothing = smoothing
-        self._hosts: dict[str, HostThrottle] = {}
+        # Most recently observed last; past max_hosts the least recent is
+        # forgotten (it starts again from start_delay if it comes back).
+        self.max_hosts = max(1, max_hosts)
+        self._hosts: OrderedDict[str, HostThrottle] = OrderedDict()
 
     def _host(self, slot: str) -> HostThrottle:
         state = self._hosts.get(slot)
         if state is None:
             state = self._hosts[slot] = HostThrottle(delay=self.start_delay)
+            if len(self._hosts) > self.max_hosts:
+                self._hosts.popitem(last=False)
+        else:
+            self._hosts.move_to_end(slot)
         return state
 
     def delay(self, slot: str) -> float:
@@ -156,11 +164,12 @@ class CrawlPacer:
     ``max(floor(host), jittered throttle delay)``: ``floor`` (robots.txt
     Crawl-delay, ``--delay``) is a hard minimum that jitter never undercuts; the
     adaptive part is spread by ``jitter`` so requests do not beat like a clock.
-    The spacing is decided when the next request wants to start, so a
-    Crawl-delay learned after the first request still spaces the second.
+    The frontier asks for it each time it leases a request of the host and
+    moves the host's next-ready time by it; nobody sleeps here.
 
     >>> pacer = CrawlPacer(AutoThrottle(), floor=lambda host: 0.2)
-    >>> await pacer.turn("example.com:443")   # returns at once, then 0.2 s apart
+    >>> pacer.spacing("example.com:443")
+    0.2
     """
 
     def __init__(
@@ -168,16 +177,17 @@ class CrawlPacer:
         throttle: AutoThrottle | None,
         *,
         floor: Callable[[str], float] = lambda host: 0.0,
+        limit: Callable[[str], int | None] = lambda host: None,
         jitter: float = 0.5,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.throttle = throttle
         self.floor = floor
+        self.limit = limit
         self.jitter = max(0.0, min(jitter, 1.0))
-        self._clock = clock
-        self._last_start: dict[str, float] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self.waited: dict[str, float] = {}
+
+    def cap(self, host: str) -> int | None:
+        """A lower concurrency for ``host`` for now (1 until its robots.txt is known)."""
+        return self.limit(host)
 
     def spacing(self, host: str) -> float:
         """Seconds to keep between the last request start on ``host`` and the next."""
@@ -186,27 +196,14 @@ class CrawlPacer:
             adaptive *= random.uniform(1 - self.jitter, 1 + self.jitter)
         return max(self.floor(host), adaptive)
 
-    async def turn(self, host: str) -> None:
-        """Wait until ``host`` may get its next request (one request at a time passes here)."""
-        async with self._locks.setdefault(host, asyncio.Lock()):
-            last = self._last_start.get(host)
-            if last is not None:
-                wait = last + self.spacing(host) - self._clock()
-                if wait > 0:
-                    self.waited[host] = self.waited.get(host, 0.0) + wait
-                    await asyncio.sleep(wait)
-            self._last_start[host] = self._clock()
-
     def observe(self, host: str, latency: float, status: int | None) -> None:
         """Feed one answer to the adaptive throttle."""
         if self.throttle is not None:
             self.throttle.observe(host, latency, status)
 
     def report(self) -> dict[str, dict[str, Any]]:
-        """Per-host politeness figures: the throttle's, plus floor and total wait."""
+        """Per-host politeness figures: the throttle's (recent hosts), plus the floor."""
         report = self.throttle.report() if self.throttle is not None else {}
-        for host in sorted(set(report) | set(self._last_start)):
-            entry = report.setdefault(host, {})
+        for host, entry in report.items():
             entry["floor_s"] = self.floor(host)
-            entry["waited_s"] = round(self.waited.get(host, 0.0), 3)
         return report

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import time
-
 import pytest
 
 from corocrawl._throttle import AutoThrottle, CrawlPacer
@@ -94,12 +91,15 @@ def test_delay_stays_within_bounds() -> None:
     assert throttle.delay(HOST) == 2.0
 
 
-async def test_pacer_floor_is_never_undercut_by_jitter() -> None:
+def test_pacer_floor_is_never_undercut_by_jitter() -> None:
     pacer = CrawlPacer(AutoThrottle(start_delay=0.01), floor=lambda host: 0.05, jitter=1.0)
-    starts = []
-    for _ in range(6):
-        await pacer.turn(HOST)
-        starts.append(time.monotonic())
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.049
+    assert min(pacer.spacing(HOST) for _ in range(50)) >= 0.05
+    pacer.observe(HOST, 0.01, 200)
     assert pacer.report()[HOST]["floor_s"] == 0.05
+
+
+def test_throttle_forgets_the_least_recent_hosts() -> None:
+    throttle = AutoThrottle(max_hosts=3)
+    for i in range(10):
+        throttle.observe(f"h{i}:80", 0.1, 200)
+    assert sorted(throttle.report()) == ["h7:80", "h8:80", "h9:80"]

@@ -21,7 +21,7 @@ def reqs(*paths: str, **kwargs: object) -> list[Request]:
 async def abandon(frontier: RedisFrontier) -> None:
     """Simulate a SIGKILLed worker: stop renewing and forget leases without releasing them."""
     frontier._held.clear()
-    frontier._held_by_fp.clear()
+    frontier._holding.clear()
     frontier._buffer.clear()
     await frontier.close()
 
@@ -45,13 +45,14 @@ async def test_add_lease_settle_contract(frontier: RedisFrontier) -> None:
     counts = await frontier.counts()
     assert (counts.pending, counts.in_flight) == (2, 0)
     first = await frontier.lease(1)
-    assert first is not None and first.url.endswith("/a") and first.callback == "parse"
+    assert first is not None and first.request.url.endswith("/a")
+    assert first.request.callback == "parse"
     assert (await frontier.counts()).in_flight == 1
     await frontier.settle([Outcome(first, "done", children=reqs("c", "b", "c"))])
     counts = await frontier.counts()
     assert (counts.pending, counts.in_flight, counts.done) == (2, 0, 1)
     got = [await frontier.lease(1), await frontier.lease(1)]
-    assert sorted(r.url[-1] for r in got if r) == ["b", "c"]
+    assert sorted(r.request.url[-1] for r in got if r) == ["b", "c"]
     assert await frontier.lease(0.05) is None
     assert await frontier.has_pending()  # two leased
     await frontier.settle([Outcome(got[0], "done"), Outcome(got[1], "failed", error="http: 404")])  # type: ignore[arg-type]
@@ -62,7 +63,7 @@ async def test_add_lease_settle_contract(frontier: RedisFrontier) -> None:
 
 async def test_priority_then_fifo(frontier: RedisFrontier) -> None:
     await frontier.add(reqs("low1", "low2") + reqs("high", priority=5))
-    order = [(await frontier.lease(1)).url.rsplit("/", 1)[1] for _ in range(3)]  # type: ignore[union-attr]
+    order = [(await frontier.lease(1)).request.url.rsplit("/", 1)[1] for _ in range(3)]  # type: ignore[union-attr]
     assert order == ["high", "low1", "low2"]
 
 
@@ -75,13 +76,13 @@ async def test_retry_waits_for_not_before(frontier: RedisFrontier) -> None:
     await frontier.add(reqs("r"))
     request = await frontier.lease(1)
     assert request is not None
-    request.attempt += 1
-    request.not_before = time.time() + 0.4
+    request.request.attempt += 1
+    request.request.not_before = time.time() + 0.4
     await frontier.settle([Outcome(request, "retry", error="timeout: slow")])
     assert await frontier.has_pending()
     assert await frontier.lease(0.1) is None
     again = await frontier.lease(2)
-    assert again is not None and again.attempt == 1
+    assert again is not None and again.request.attempt == 1
     await frontier.settle([Outcome(again, "done")])
     assert not await frontier.has_pending()
 
@@ -114,7 +115,7 @@ async def test_dead_workers_lease_goes_to_another(redis_url: str) -> None:
         assert await live.lease(0.1) is None  # still leased by the dead worker
         started = time.monotonic()
         request = await live.lease(3)
-        assert request is not None and request.url == taken.url
+        assert request is not None and request.request.url == taken.request.url
         assert 0.2 < time.monotonic() - started < 3.0
         await live.settle([Outcome(request, "done")])
         assert not await live.has_pending()
@@ -191,7 +192,7 @@ async def test_malformed_entry_goes_to_dead_letter(
         for _ in range(3):
             request = await f.lease(0.2)
             if request is not None:
-                urls.append(request.url.rsplit("/", 1)[1])
+                urls.append(request.request.url.rsplit("/", 1)[1])
                 await f.settle([Outcome(request, "done")])
         assert urls == ["good1", "good2"]
         assert await client.hget(f.keys.dead, "2") == b"\xc1not msgpack"
@@ -226,7 +227,7 @@ async def test_many_concurrent_leasers_share_the_work(redis_url: str) -> None:
             while await f.has_pending():
                 request = await f.lease(0.05)
                 if request is not None:
-                    seen.append(request.url)
+                    seen.append(request.request.url)
                     await f.settle([Outcome(request, "done")])
 
         async with asyncio.timeout(20):

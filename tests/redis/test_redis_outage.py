@@ -41,14 +41,14 @@ async def test_frontier_and_sink_ride_out_a_5s_outage(
             request = await frontier.lease(0.05)
             if request is None:
                 continue
-            n = int(request.url.rsplit("/", 1)[1])
+            n = int(request.request.url.rsplit("/", 1)[1])
             await asyncio.sleep(0.005)  # "fetching"
             children = [
                 Request(f"http://127.0.0.1:9/{k}") for k in (2 * n + 1, 2 * n + 2) if k < PAGES
             ]
             await sink.write([(str(n), {"n": n})])
             await frontier.settle([Outcome(request, "done", children=children)])
-            settled.append(request.url)
+            settled.append(request.request.url)
             if len(settled) >= PAGES // 4:
                 quarter_done.set()
 

@@ -31,10 +31,11 @@ async def hold(db: str, leases: int) -> None:
         await f.add([Request(url(i), callback="page") for i in range(100)])
         first = await f.lease(0)
         assert first is not None
-        first.attempt += 1  # a retry that was leased again before the crash
+        first.request.attempt += 1  # a retry that was leased again before the crash
         await f.settle([Outcome(first, "retry", error="http: 503 Service Unavailable")])
         again = await f.lease(0)
-        assert again is not None and again.url == first.url and again.attempt == 1
+        assert again is not None and again.request.url == first.request.url
+        assert again.request.attempt == 1
         for _ in range(leases):
             assert await f.lease(0) is not None
         print("ready", flush=True)
@@ -51,12 +52,12 @@ async def churn(db: str) -> None:
         while time.monotonic() < deadline:
             batch = []
             for _ in range(20):
-                request = await f.lease(0)
-                if request is None:
+                lease = await f.lease(0)
+                if lease is None:
                     break
                 serial += 1
                 kids = [Request(url(f"n{serial}-{k}"), callback="page") for k in range(2)]
-                batch.append(Outcome(request, "done", children=kids))
+                batch.append(Outcome(lease, "done", children=kids))
             await store.sink.write([(o.request.url, {"url": o.request.url, "n": serial})
                                     for o in batch])
             await f.settle(batch)

@@ -119,7 +119,7 @@ def test_retry_failed_then_status(crawl_db: Path, capsys: pytest.CaptureFixture[
     async def lease_all() -> list[Request]:
         async with SqliteStore(crawl_db) as store:
             got = [await store.frontier.lease(0) for _ in range(6)]
-        return [r for r in got if r is not None]
+        return [r.request for r in got if r is not None]
 
     again = asyncio.run(lease_all())
     assert len(again) == 5 and all(r.attempt == 0 for r in again)

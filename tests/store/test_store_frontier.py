@@ -16,7 +16,7 @@ from corocrawl.store import SqliteStore
 
 
 def req(path: str, **kwargs: object) -> Request:
-    return Request(f"http://site.test:8080/{path}", callback="page", **kwargs)  # type: ignore[arg-type]
+    return Request(f"http://site.test:8080/{path}", callback="page", **kwargs)
 
 
 @pytest.fixture
@@ -29,11 +29,11 @@ async def drain(frontier: SqliteStore | object, limit: int = 10_000) -> list[Req
     assert isinstance(frontier, Frontier)
     got: list[Request] = []
     for _ in range(limit):
-        request = await frontier.lease(0)
-        if request is None:
+        lease = await frontier.lease(0)
+        if lease is None:
             return got
-        got.append(request)
-        await frontier.settle([Outcome(request, "done")])
+        got.append(lease.request)
+        await frontier.settle([Outcome(lease, "done")])
     raise AssertionError("drain did not finish")
 
 
@@ -67,7 +67,7 @@ async def test_dedup_survives_reopen_and_done_is_not_leased_again(db: Path) -> N
         assert await f.counts() == FrontierCounts(pending=20, in_flight=0, done=5, failed=0)
         rest = {r.url for r in await drain(f)}
     assert len(rest) == 20
-    assert not rest & {r.url for r in first if r is not None}
+    assert not rest & {r.request.url for r in first if r is not None}
 
 
 async def test_lease_order_priority_then_fifo(db: Path) -> None:
@@ -88,8 +88,8 @@ async def test_request_round_trips(db: Path) -> None:
     async with SqliteStore(db) as store:
         got = await store.frontier.lease(0)
     assert got is not None
-    assert got.to_dict() == original.to_dict()
-    assert got.fingerprint == original.fingerprint
+    assert got.request.to_dict() == original.to_dict()
+    assert got.request.fingerprint == original.fingerprint
 
 
 async def test_lease_times_out_and_wakes_on_add(db: Path) -> None:
@@ -108,7 +108,7 @@ async def test_lease_times_out_and_wakes_on_add(db: Path) -> None:
             group.create_task(add_later())
             started = time.monotonic()
             got = await f.lease(5)
-        assert got is not None and got.url.endswith("/late")
+        assert got is not None and got.request.url.endswith("/late")
         assert time.monotonic() - started < 2
 
 
@@ -117,20 +117,20 @@ async def test_retry_waits_for_not_before_and_keeps_attempt(db: Path) -> None:
         f = store.frontier
         await f.add([req("flaky"), req("fine")])
         flaky = await f.lease(0)
-        assert flaky is not None and flaky.url.endswith("/flaky")
-        flaky.attempt += 1
-        flaky.not_before = time.time() + 0.4
+        assert flaky is not None and flaky.request.url.endswith("/flaky")
+        flaky.request.attempt += 1
+        flaky.request.not_before = time.time() + 0.4
         await f.settle([Outcome(flaky, "retry", error="http: 503 Service Unavailable")])
         assert await f.has_pending()
         fine = await f.lease(0)
-        assert fine is not None and fine.url.endswith("/fine")
+        assert fine is not None and fine.request.url.endswith("/fine")
         await f.settle([Outcome(fine, "done")])
         assert await f.lease(0.05) is None  # not ready yet
         started = time.monotonic()
         again = await f.lease(3)
         waited = time.monotonic() - started
-        assert again is not None and again.url.endswith("/flaky")
-        assert again.attempt == 1
+        assert again is not None and again.request.url.endswith("/flaky")
+        assert again.request.attempt == 1
         assert 0.2 <= waited < 2
         await f.settle([Outcome(again, "failed", error="http: 503 Service Unavailable")])
         assert not await f.has_pending()
@@ -157,11 +157,11 @@ async def test_has_pending_and_counts_track_every_state(db: Path) -> None:
         assert await f.has_pending()
         a, b, c = [await f.lease(0) for _ in range(3)]
         assert await f.counts() == FrontierCounts(pending=0, in_flight=3, done=0, failed=0)
-        await f.settle([Outcome(a, "done")])  # type: ignore[arg-type]
-        await f.settle([Outcome(b, "failed", error="timeout: read timed out")])  # type: ignore[arg-type]
+        await f.settle([Outcome(a, "done")])
+        await f.settle([Outcome(b, "failed", error="timeout: read timed out")])
         assert await f.has_pending()  # c is in flight
-        await f.settle([Outcome(c, "done")])  # type: ignore[arg-type]
-        await f.settle([Outcome(c, "done")])  # type: ignore[arg-type]  # twice: harmless
+        await f.settle([Outcome(c, "done")])
+        await f.settle([Outcome(c, "done")])  # twice: harmless
         assert not await f.has_pending()
         assert await f.counts() == FrontierCounts(pending=0, in_flight=0, done=2, failed=1)
 
@@ -188,7 +188,10 @@ async def test_cancelled_lease_loses_nothing(db: Path) -> None:
         waiter.cancel()
         got: list[Request | None] = []
         with contextlib.suppress(asyncio.CancelledError):
-            got.append(await waiter)
+            lease = await waiter
+            got.append(lease.request if lease is not None else None)
+            if lease is not None:
+                await f.settle([Outcome(lease, "done")])
         got.extend(await drain(f))
         assert len({r.url for r in got if r is not None}) == 30
         assert not await f.has_pending()
@@ -202,15 +205,15 @@ async def test_many_workers_lease_each_request_once(db: Path) -> None:
 
         async def worker(n: int) -> None:
             for _ in range(1000):
-                request = await f.lease(0.02)
-                if request is None:
+                lease = await f.lease(0.02)
+                if lease is None:
                     if not await f.has_pending():
                         return
                     continue
-                seen.append(request.url)
-                kids = [req(f"c{n}-{len(seen)}")] if request.url.rsplit("/", 1)[1].startswith(
-                    "p") else []
-                await f.settle([Outcome(request, "done", children=kids)])
+                seen.append(lease.request.url)
+                kids = [req(f"c{n}-{len(seen)}")] if lease.request.url.rsplit(
+                    "/", 1)[1].startswith("p") else []
+                await f.settle([Outcome(lease, "done", children=kids)])
 
         async with asyncio.timeout(30), asyncio.TaskGroup() as group:
             for n in range(16):

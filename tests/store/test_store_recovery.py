@@ -81,7 +81,8 @@ async def test_sigkill_with_leases_requeues_them_with_their_attempts(
         assert await store.integrity_check() == "ok"
         assert await store.frontier.counts() == FrontierCounts(100, 0, 0, 0)
         leased = [await store.frontier.lease(0) for _ in range(100)]
-    attempts = {r.url.rsplit("/", 1)[1]: r.attempt for r in leased if r is not None}
+    attempts = {r.request.url.rsplit("/", 1)[1]: r.request.attempt
+                for r in leased if r is not None}
     assert len(attempts) == 100
     assert attempts["0"] == 1  # the retried request kept its attempt count
     assert sum(attempts.values()) == 1

@@ -1,4 +1,4 @@
-"""Distributed crawling on Redis: a shared frontier, politeness, items and status.
+"""Distributed crawling on Redis: a shared host-aware frontier, items and status.
 
 Everything here needs the ``redis`` extra (``pip install 'corocrawl[redis]'``);
 importing this package works without it, creating any of its objects raises
@@ -8,7 +8,6 @@ importing this package works without it, creating any of its objects raises
 from ._frontier import RedisFrontier
 from ._link import DEFAULT_CRAWL_NAME, MISSING_EXTRA_MESSAGE, CrawlKeys, require_redis
 from ._sink import RedisSink
-from ._slots import RedisHostSlots, SharedHostSlots
 from ._status import (
     collect_into,
     format_status,
@@ -24,10 +23,8 @@ __all__ = [
     "MISSING_EXTRA_MESSAGE",
     "CrawlKeys",
     "RedisFrontier",
-    "RedisHostSlots",
     "RedisOptions",
     "RedisSink",
-    "SharedHostSlots",
     "collect_into",
     "crawl_shared",
     "format_status",

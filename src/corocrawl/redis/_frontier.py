@@ -9,8 +9,12 @@ A reliable queue with leases (see docs/distributed.md for why not Streams)::
 
 Each arrow is one Lua script, so no state is ever half-moved. A worker that
 dies keeps nothing: its leases pass their deadline and the next ``lease`` call
-of any worker puts them back. A live worker renews its leases in the
-background, so a slow page is not taken from it.
+of any worker puts them back (and frees their hosts' slots). A live worker
+renews its leases in the background, so a slow page is not taken from it.
+
+It is host-aware (see ``_scripts``): a lease comes from the host ready the
+longest among those with a free slot, per-host caps hold across all workers,
+and a host's spacing moves its next-ready time in Redis, so no worker waits.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 
 from .._exceptions import StorageError
 from .._request import Request
-from ..frontier._base import FrontierCounts, Outcome
+from ..frontier._base import UNLIMITED, FrontierCounts, HostPacing, Lease, Outcome
 from . import _scripts
 from ._link import DEFAULT_CRAWL_NAME, CrawlKeys, RedisLink, pack, unpack
 from ._renewer import Renewer
@@ -98,11 +102,12 @@ class RedisFrontier:
         self._bits = dedup_bits(expected_urls)
         self._prefetch = max(1, prefetch)
         self._poll_interval = poll_interval
-        self._buffer: deque[tuple[str, Request]] = deque()
-        # Leases handed to the engine: rid by request identity, plus a fallback
-        # by fingerprint in case the engine settles a copy of the request.
-        self._held: dict[int, tuple[str, Request]] = {}
-        self._held_by_fp: dict[bytes, list[str]] = {}
+        self.pacing: HostPacing = UNLIMITED
+        self._buffer: deque[Lease] = deque()
+        # Leases handed to the engine, by token (rid); those still holding their
+        # host's slot are also in _holding.
+        self._held: dict[str, Lease] = {}
+        self._holding: set[str] = set()
         self._lease_lock = asyncio.Lock()
         self._next_poll = 0.0
         self._renewer = Renewer(self._renew_once, self.lease_seconds / 3, "leases")
@@ -115,6 +120,7 @@ class RedisFrontier:
         self._settle = self._link.script(s.SETTLE)
         self._renew = self._link.script(s.RENEW)
         self._release = self._link.script(s.RELEASE)
+        self._free = self._link.script(s.FREE_SLOTS)
         self._dead = self._link.script(s.DEAD_LETTER)
         self._heartbeat = self._link.script(s.HEARTBEAT)
 
@@ -147,8 +153,8 @@ class RedisFrontier:
                     back = await self._link.call(
                         "release",
                         self._release,
-                        keys=[k.pending, k.leased, k.owner, k.prio],
-                        args=[self.worker_id, *rids],
+                        keys=k.frontier,
+                        args=[k.prefix, self.worker_id, *rids],
                     )
                     log.info("returned %d unsettled leases to the shared frontier", back)
                 await self._link.call("close", self._link.client.hdel, k.workers, self.worker_id)
@@ -161,7 +167,7 @@ class RedisFrontier:
         finally:
             self._buffer.clear()
             self._held.clear()
-            self._held_by_fp.clear()
+            self._holding.clear()
             await self._link.close()
 
     # -- the Frontier protocol ---------------------------------------------------------
@@ -175,19 +181,19 @@ class RedisFrontier:
         added: int = await self._link.call(
             "add",
             self._add,
-            keys=[k.pending, k.delayed, k.data, k.prio, k.seq, k.stats, *bucket_keys],
-            args=[len(bucket_keys), *args],
+            keys=[*k.frontier, *bucket_keys],
+            args=[k.prefix, len(bucket_keys), *args],
         )
         self._pending_checked = (0.0, True)
         return added
 
-    async def lease(self, timeout: float) -> Request | None:
-        """Lease a request that is ready now, waiting up to ``timeout`` s."""
+    async def lease(self, timeout: float) -> Lease | None:
+        """Lease a request of a ready host with a free slot, waiting up to ``timeout`` s."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:
             if self._buffer:
-                return self._hand_out(*self._buffer.popleft())
+                return self._hand_out(self._buffer.popleft())
             async with self._lease_lock:
                 if not self._buffer and loop.time() >= self._next_poll:
                     wait = await self._fill()
@@ -200,19 +206,38 @@ class RedisFrontier:
                 return None
             await asyncio.sleep(min(remaining, max(0.001, self._next_poll - loop.time())))
 
+    async def release(self, lease: Lease, *, pause: float = 0.0) -> None:
+        """Free the lease's host slot in Redis; the host waits ``pause`` s more."""
+        rid = str(lease.token)
+        if rid not in self._holding:
+            return
+        self._holding.discard(rid)
+        host = lease.host
+        k = self.keys
+        await self._link.call(
+            "free-slot",
+            self._free,
+            keys=k.frontier,
+            args=[k.prefix, 1, rid, f"{max(0.0, pause):.3f}", self._host_config(host)],
+        )
+
+    def _host_config(self, host: str) -> str:
+        return f"{self.pacing.cap(host)} {max(0.0, self.pacing.spacing(host)):.3f}"
+
     async def settle(self, outcomes: Sequence[Outcome]) -> None:
         """Acknowledge leases: children queued (dedup) and states set in ONE script."""
         if not outcomes:
             return
         now = time.time()
-        args: list[Any] = [len(outcomes)]
+        args: list[Any] = [self.keys.prefix, len(outcomes)]
         for outcome in outcomes:
-            rid = self._take_held(outcome.request)
-            if rid is None:
+            rid = str(outcome.lease.token)
+            if self._held.pop(rid, None) is None:
                 log.warning(
-                    "settle for a request this worker does not hold: %s", outcome.request.url
+                    "settle for a lease this worker does not hold: %s", outcome.request.url
                 )
                 continue
+            self._holding.discard(rid)  # the script frees the slot if not done yet
             payload = b""
             delay = 0.0
             if outcome.state == "retry":
@@ -222,7 +247,7 @@ class RedisFrontier:
                 f"{outcome.request.url}\t{outcome.error or ''}" if outcome.state == "failed" else ""
             )
             args += [rid, outcome.state, f"{delay:.3f}", payload, error]
-        args[0] = (len(args) - 1) // 5
+        args[1] = (len(args) - 2) // 5
         children = [child for outcome in outcomes for child in outcome.children]
         bucket_keys, child_args = self._encode_new(children, strict=False)
         args += [len(bucket_keys), *child_args]
@@ -230,18 +255,7 @@ class RedisFrontier:
         result = await self._link.call(
             "settle",
             self._settle,
-            keys=[
-                k.pending,
-                k.delayed,
-                k.leased,
-                k.owner,
-                k.data,
-                k.prio,
-                k.seq,
-                k.stats,
-                k.failures,
-                *bucket_keys,
-            ],
+            keys=[*k.frontier, *bucket_keys],
             args=args,
         )
         self._done_local += int(result[0]) + int(result[1])
@@ -316,12 +330,15 @@ class RedisFrontier:
             bucket, field = self._dedup_slot(request.fingerprint)
             bucket_keys.append(bucket)
             delay = max(0.0, request.not_before - now) if request.not_before else 0.0
+            host = request.host
             args += [
                 field,
                 "1" if request.dont_filter else "0",
                 request.priority,
                 f"{delay:.3f}",
                 payload,
+                host,
+                self._host_config(host),
             ]
         return bucket_keys, args
 
@@ -331,14 +348,14 @@ class RedisFrontier:
         reply = await self._link.call(
             "lease",
             self._lease,
-            keys=[k.pending, k.delayed, k.leased, k.owner, k.data, k.prio, k.stats],
-            args=[self.worker_id, self.lease_seconds, self._prefetch],
+            keys=k.frontier,
+            args=[k.prefix, self.worker_id, self.lease_seconds, self._prefetch],
         )
         for i in range(1, len(reply), 2):
             rid = _text(reply[i])
             request = await self._decode(rid, reply[i + 1])
             if request is not None:
-                self._buffer.append((rid, request))
+                self._buffer.append(Lease(request, rid, request.host))
         return float(reply[0]) / 1000.0
 
     async def _decode(self, rid: str, payload: bytes) -> Request | None:
@@ -353,39 +370,19 @@ class RedisFrontier:
             await self._link.call(
                 "dead-letter",
                 self._dead,
-                keys=[k.leased, k.owner, k.data, k.prio, k.dead, k.dead_why, k.stats],
-                args=[rid, reason],
+                keys=[*k.frontier, k.dead, k.dead_why],
+                args=[k.prefix, rid, reason],
             )
             return None
 
-    def _hand_out(self, rid: str, request: Request) -> Request:
-        self._held[id(request)] = (rid, request)
-        self._held_by_fp.setdefault(request.fingerprint, []).append(rid)
-        return request
-
-    def _take_held(self, request: Request) -> str | None:
-        entry = self._held.get(id(request))
-        if entry is not None and entry[1] is request:
-            rid = entry[0]
-            del self._held[id(request)]
-        else:
-            rids = self._held_by_fp.get(request.fingerprint)
-            if not rids:
-                return None
-            rid = rids[0]
-            for key, (held_rid, _) in list(self._held.items()):
-                if held_rid == rid:
-                    del self._held[key]
-                    break
-        rids = self._held_by_fp.get(request.fingerprint, [])
-        if rid in rids:
-            rids.remove(rid)
-        if not rids:
-            self._held_by_fp.pop(request.fingerprint, None)
-        return rid
+    def _hand_out(self, lease: Lease) -> Lease:
+        rid = str(lease.token)
+        self._held[rid] = lease
+        self._holding.add(rid)
+        return lease
 
     def _held_rids(self) -> list[str]:
-        return [rid for rid, _ in self._held.values()] + [rid for rid, _ in self._buffer]
+        return list(self._held) + [str(lease.token) for lease in self._buffer]
 
     async def _beat(self) -> None:
         elapsed = max(time.monotonic() - self._started, 1e-6)

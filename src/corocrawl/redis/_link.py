@@ -96,6 +96,18 @@ class CrawlKeys:
         self.workers = p + "workers"  # HASH worker id -> msgpack heartbeat
         self.item_keys = p + "items"  # SET of item keys
         self.item_stream = p + "items:stream"  # STREAM of {key} for collectors
+        self.hosts = p + "hosts"  # ZSET host -> next-ready time: hosts with work and a free slot
+        self.hbusy = p + "hbusy"  # HASH host -> leases holding its slot
+        self.hnext = p + "hnext"  # HASH host -> next-ready time (server time, s)
+        self.hcfg = p + "hcfg"  # HASH host -> "cap spacing" (politeness, set by workers)
+        self.rhost = p + "rhost"  # HASH rid -> host
+        self.holding = p + "holding"  # HASH rid -> host, while the lease holds a slot
+        #: The KEYS every frontier script takes, in this order (see _scripts).
+        self.frontier = [
+            self.pending, self.delayed, self.leased, self.owner, self.data, self.prio,
+            self.seq, self.stats, self.failures, self.hosts, self.hbusy, self.hnext,
+            self.hcfg, self.rhost, self.holding,
+        ]
 
     def seen(self, bucket: int) -> str:
         """Dedup bucket ``bucket`` (a small HASH of fingerprint tails)."""
@@ -105,13 +117,9 @@ class CrawlKeys:
         """The HASH holding one item's fields (each value JSON-encoded)."""
         return f"{self.prefix}item:{key}"
 
-    def slots(self, host: str) -> str:
-        """ZSET of politeness slot tokens held on ``host`` -> deadline (ms)."""
-        return f"{self.prefix}slots:{host}"
-
-    def next_start(self, host: str) -> str:
-        """Earliest server time (ms) the next request to ``host`` may start."""
-        return f"{self.prefix}next:{host}"
+    def host_queue(self, host: str) -> str:
+        """ZSET rid -> priority score: the ready requests of ``host``."""
+        return f"{self.prefix}hq:{host}"
 
 
 class _Outage:

@@ -1,7 +1,7 @@
 """Running a spider as one worker of a shared Redis crawl.
 
 ``run_shared(crawler, RedisOptions(url))`` is ``crawler.run()`` with the
-frontier, the politeness slots and the items in Redis. Any number of
+frontier (and with it the per-host politeness) and the items in Redis. Any number of
 processes on any number of machines may run it with the same URL and crawl
 name; each exits when the SHARED crawl has nothing pending or leased.
 """
@@ -17,14 +17,12 @@ from pathlib import Path
 
 from .._crawler import Crawler
 from .._exceptions import StoreLocked
-from .._politeness import HostRule
 from .._running import graceful_signals, loop_factory
 from .._stats import CrawlStats
 from ..sinks._base import ItemSink, KeyedItem
 from ._frontier import RedisFrontier, new_worker_id
 from ._link import DEFAULT_CRAWL_NAME, require_redis
 from ._sink import RedisSink
-from ._slots import RedisHostSlots, SharedHostSlots
 from ._status import SnapshotFileSink, SqliteUpsertSink, collect_into
 
 log = logging.getLogger(__name__)
@@ -55,28 +53,11 @@ async def crawl_shared(crawler: Crawler, options: RedisOptions) -> CrawlStats:
         prefetch=options.prefetch,
         worker_id=worker_id,
     )
-    cfg = crawler.config
-    shared = RedisHostSlots(
-        options.url,
-        options.crawl_name,
-        per_host=cfg.per_host,
-        delay=cfg.delay,
-        jitter=cfg.jitter,
-        ttl=options.lease_seconds,
-        worker_id=worker_id,
-    )
     crawler.frontier = frontier
     crawler.sinks = [RedisSink(options.url, options.crawl_name)]
-    crawler.host_slots = SharedHostSlots(
-        HostRule(cfg.per_host, cfg.delay, cfg.jitter), crawler.host_policy, shared, crawler.pacer
-    )
-    await shared.open()
-    try:
-        # The bare engine: progress, summary and events are the caller's
-        # (Crawler.crawl(redis=...) wraps this call in them).
-        stats = await crawler._crawl_bare()
-    finally:
-        await shared.close()
+    # The bare engine: progress, summary and events are the caller's
+    # (Crawler.crawl(redis=...) wraps this call in them).
+    stats = await crawler._crawl_bare()
     if options.collect_db or options.collect_out:
         outputs = [options.collect_out] if options.collect_out else []
         await collect(options.url, options.crawl_name, db=options.collect_db, outputs=outputs)

@@ -5,9 +5,12 @@ callback, ``page``) plus the parts a crawl of an unknown site needs:
 
 - **scope** (``corocrawl._links.Scope``): same host by default, ``--allow-domain``,
   ``--include``/``--exclude`` patterns, ``--max-depth``, ``--max-pages``;
-- **robots.txt** (``corocrawl._robots``): fetched once per site before the first
-  link to it is queued; disallowed links are never requested (counted in
-  ``stats.dropped["robots"]``); Crawl-delay sets the host's minimum spacing;
+- **robots.txt** (``corocrawl._robots``): fetched once per site, as scheduled
+  work: the first leased page of a site fetches it through the crawl's own
+  fetcher while the host runs one request at a time, then the page goes back
+  to the frontier for the host's spacing; other hosts go on meanwhile.
+  Disallowed links are never requested (counted in ``stats.dropped["robots"]``);
+  Crawl-delay sets the host's minimum spacing;
 - **adaptive politeness** (``corocrawl._throttle``): on by default;
 - **sitemaps** (``corocrawl._sitemaps``) as extra seeds with ``--sitemaps``;
 - **archives**: ``--save-pages DIR`` and ``--warc FILE`` (``corocrawl._archive``).
@@ -36,12 +39,13 @@ from yarl import URL
 from .._archive import PageSaver, WarcArchive
 from .._config import CrawlConfig
 from .._crawler import Crawler
+from .._engine import FETCH, SKIP, Admission
 from .._exceptions import StorageError, UsageError
-from .._fetcher import FetchError
+from .._fetcher import Fetcher, FetchError
 from .._links import Scope, extract_links
 from .._request import Request, parse_url
 from .._response import Response
-from .._robots import RobotsPolicy, SideFetcher
+from .._robots import CrawlGetter, RobotsPolicy, SideFetcher
 from .._run import RunOutput
 from .._sitemaps import Discovered, discover
 from .._stats import CrawlStats
@@ -49,7 +53,7 @@ from .._throttle import AutoThrottle, CrawlPacer
 from ..frontier import Frontier
 from ..sinks import Item, ItemSink
 from ..store import SqliteStore
-from ._pagestore import PAGE_FIELDS, STORAGE_ERROR_KEY, PageStore
+from ._pagestore import PAGE_FIELDS, PageStore
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +158,8 @@ class GenericCrawl:
         )
         self.result: CrawlResult | None = None
         self._robots: RobotsPolicy | None = None
+        self._pacer: CrawlPacer | None = None
+        self._seeds_blocked = 0
         self._saver: PageSaver | None = None
         self._warc: WarcArchive | None = None
         self._crawler: Crawler | None = None
@@ -170,25 +176,22 @@ class GenericCrawl:
         but a warning when no page could be fetched.
         """
         opts = self.options
-        pacer = CrawlPacer(self.throttle, floor=self._floor, jitter=self.config.jitter)
         cfg = self.config
+        pacer = self._pacer = CrawlPacer(self.throttle, floor=self._floor,
+                                         limit=self._robots_limit, jitter=cfg.jitter)
         async with SideFetcher(
-            user_agent=cfg.user_agent, pacer=pacer, headers=cfg.headers, proxy=cfg.proxy,
+            user_agent=cfg.user_agent, headers=cfg.headers, proxy=cfg.proxy,
             trust_env=cfg.trust_env,
         ) as side:
             robots = self._robots = RobotsPolicy(
-                side, user_agent=self.config.user_agent, enabled=not opts.ignore_robots
+                side, user_agent=cfg.user_agent, enabled=not opts.ignore_robots
             )
-            seeds = await self._seeds(robots)
+            # robots.txt of the start sites is fetched by the crawl itself (before_fetch).
+            seeds = [Request(url, "page") for url in self.start_urls]
             found = (await discover(side, robots, self.start_urls, allow=self._why_not_read)
                      if opts.sitemaps else None)
             if found is not None:
                 seeds.extend(await self._sitemap_seeds(found))
-            if not seeds:
-                raise UsageError(
-                    "every start URL is disallowed by robots.txt; "
-                    "add --ignore-robots if you are allowed to crawl it"
-                )
             if opts.save_pages is not None:
                 self._saver = PageSaver(opts.save_pages)
             if opts.warc is not None:
@@ -201,6 +204,7 @@ class GenericCrawl:
                 item_key="requested_url",
                 pacer=pacer,
                 on_failure=self._failed,
+                before_fetch=self._before_fetch,
                 redirect_check=self._why_not_fetch,
             )
             crawler.handler(self.page)
@@ -214,12 +218,17 @@ class GenericCrawl:
                     await self._warc.close()
             stats.dropped["robots"] += self._robots_blocked
             stats.dropped.update(self._skipped)
+            if stats.pages == 0 and self._seeds_blocked >= len(self.start_urls):
+                raise UsageError(
+                    "every start URL is disallowed by robots.txt; "
+                    "add --ignore-robots if you are allowed to crawl it"
+                )
             self.result = CrawlResult(
                 stats=stats,
                 politeness=pacer.report(),
                 malformed_links=self._malformed,
                 robots_blocked=self._robots_blocked,
-                robots_fetches=side.fetches,
+                robots_fetches=robots.fetches,
                 sitemaps=found,
                 saved_pages=self._saver.saved if self._saver else 0,
                 warc_records=self._warc.records if self._warc else 0,
@@ -239,6 +248,37 @@ class GenericCrawl:
     def _floor(self, host: str) -> float:
         crawl_delay = self._robots.crawl_delay(host) if self._robots is not None else 0.0
         return max(self.min_delay, crawl_delay)
+
+    def _robots_limit(self, host: str) -> int | None:
+        """One request at a time on a host until its robots.txt is known."""
+        robots = self._robots
+        if robots is None or not robots.enabled or robots.knows_slot(host):
+            return None
+        return 1
+
+    async def _before_fetch(self, request: Request, fetcher: Fetcher) -> Admission:
+        """The engine's hook: obey robots.txt, fetching it first for a new site."""
+        robots = self._robots
+        assert robots is not None and self._pacer is not None
+        if not robots.enabled:
+            return FETCH
+        rules = robots.cached(request.url)
+        fetched_now = rules is None
+        if rules is None:
+            rules = await robots.rules_for(request.url, via=CrawlGetter(fetcher))
+        reason = robots.reason(rules, request.url)
+        if reason is not None:
+            self._robots_blocked += 1
+            if request.depth == 0:
+                logger.warning("start URL %s skipped: %s", request.url, reason)
+                self._seeds_blocked += 1
+            return SKIP
+        if fetched_now:
+            # robots.txt was this host's request: the page waits for the host's spacing.
+            spacing = self._pacer.spacing(request.host)
+            if spacing > 0:
+                return Admission(later=spacing)
+        return FETCH
 
     async def _why_not_fetch(self, url: str) -> str | None:
         """None if ``url`` may be requested, else why not: scope, then robots.txt.
@@ -269,18 +309,6 @@ class GenericCrawl:
             self._robots_blocked += 1
             return "disallowed by robots.txt"
         return None
-
-    async def _seeds(self, robots: RobotsPolicy) -> list[Request]:
-        seeds = []
-        for url in self.start_urls:
-            # Fetching robots.txt now also learns the Crawl-delay before the first page.
-            reason = await robots.why_not(url)
-            if reason is not None:
-                logger.warning("start URL %s skipped: %s", url, reason)
-                self._robots_blocked += 1
-                continue
-            seeds.append(Request(url, "page"))
-        return seeds
 
     async def _sitemap_seeds(self, found: Discovered) -> list[Request]:
         assert self._robots is not None
@@ -344,10 +372,13 @@ class GenericCrawl:
         if max_depth is not None and depth > max_depth:
             self._skipped["max_depth"] += len(in_scope)
             return []
-        assert self._robots is not None
+        robots = self._robots
+        assert robots is not None
         children = []
         for url in in_scope:
-            if not await self._robots.allowed(url):
+            # A site whose rules are known is checked now; a new one when leased.
+            rules = robots.cached(url) if robots.enabled else None
+            if rules is not None and robots.reason(rules, url) is not None:
                 self._robots_blocked += 1
                 continue
             children.append(Request(url, "page", depth=depth, referrer=resp.url))
@@ -383,9 +414,9 @@ class GenericCrawl:
     async def _archive(self, resp: Response, record: Item) -> None:
         """Write the page to the WARC file and the --save-pages folder.
 
-        A full disk is not this page's fault: the error rides on the record
-        (``STORAGE_ERROR_KEY``) to the page store, which stops the crawl with it
-        before storing anything, so the request stays pending for the next run.
+        A full disk (``StorageError``) is not this page's fault: it propagates, and
+        the engine stops the crawl without acknowledging the page, so the next
+        run fetches it again.
         """
         try:
             if self._warc is not None:
@@ -399,8 +430,8 @@ class GenericCrawl:
                 )
             if self._saver is not None and 200 <= resp.status < 300:
                 await self._saver.save(resp.url, resp.content_type, resp.body)
-        except StorageError as exc:
-            record[STORAGE_ERROR_KEY] = str(exc)
+        except StorageError:
+            raise
         except (OSError, ValueError) as exc:  # this page's file, not the disk: note it, go on
             note = f"not saved: {getattr(exc, 'strerror', None) or exc}"
             record["error"] = "; ".join(filter(None, [record.get("error"), note]))

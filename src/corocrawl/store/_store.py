@@ -4,10 +4,13 @@
     crawler = Crawler(frontier=store.frontier, sinks=[store.sink])
 
 The frontier and the sink share one connection, owned by one writer thread
-(see ``_writer``). ``lease`` is served from a small in-memory buffer of rows
-already marked in flight on disk, refilled in batches; ``settle`` adds the
-children and marks the parents in one transaction; a crash repeats a page at
-most and never loses one: in-flight rows go back to pending on the next open.
+(see ``_writer``). ``lease`` is served from an in-memory ``HostQueues`` buffer
+of rows already marked in flight on disk; a refill takes the best ready rows
+of sites not already busy (a site with a few rows buffered or no free slot),
+so one host with thousands of queued pages cannot keep the others waiting.
+``settle`` adds the children and marks the parents in one transaction; a
+crash repeats a page at most and never loses one: in-flight rows go back to
+pending on the next open.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import logging
 import os
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +29,7 @@ import orjson
 
 from .._exceptions import StorageError
 from .._request import Request
-from ..frontier import FrontierCounts, Outcome
+from ..frontier import UNLIMITED, FrontierCounts, HostPacing, HostQueues, Lease, Outcome
 from ..sinks import KeyedItem
 from . import _schema
 from ._errors import translate, unusable_path
@@ -54,9 +56,24 @@ _INSERT_REQUEST = (
     "INSERT INTO requests (fp, state, priority, not_before, attempt, data, updated) "
     "VALUES (?, 0, ?, ?, ?, ?, ?) ON CONFLICT (fp) DO NOTHING"
 )
+#: A site with this many rows buffered (or no free slot) is left out of a refill.
+_PER_SITE = 4
+#: The site (scheme://netloc) of a stored request, cut from its canonical URL;
+#: ``corocrawl.frontier._hosts.site_of_url`` is the same in Python.
+_URL = "json_extract(data, '$.url')"
+_SITE = (f"substr({_URL}, 1, instr({_URL}, '://') + 1 "
+         f"+ instr(substr({_URL}, instr({_URL}, '://') + 3), '/'))")
 _SELECT_READY = (
     "SELECT id, fp, attempt, not_before, data FROM requests INDEXED BY requests_ready "
     "WHERE state = 0 AND not_before <= ? ORDER BY priority DESC, id LIMIT ?"
+)
+# The same, passing over the rows of busy sites (a JSON list): the scan stops
+# after `limit` rows of other sites, so it reads the busy sites' rows ahead of
+# them once, not the whole queue.
+_SELECT_READY_ELSEWHERE = (
+    "SELECT id, fp, attempt, not_before, data FROM requests INDEXED BY requests_ready "
+    f"WHERE state = 0 AND not_before <= ? AND {_SITE} NOT IN (SELECT value FROM json_each(?)) "
+    "ORDER BY priority DESC, id LIMIT ?"
 )
 
 # A row for ``_INSERT_REQUEST`` without its timestamp: fp, priority, not_before, attempt, data.
@@ -225,26 +242,40 @@ class SqliteStore:
 
 
 class SqliteFrontier:
-    """The ``Frontier`` of a ``SqliteStore``; get it as ``store.frontier``."""
+    """The host-aware ``Frontier`` of a ``SqliteStore``; get it as ``store.frontier``.
+
+    Lease tokens are row ids.
+    """
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
-        self._buffer: deque[tuple[int, Request]] = deque()
-        self._leased: dict[bytes, list[int]] = {}
+        self._buffer = HostQueues(UNLIMITED)
+        self._leased: dict[int, Lease] = {}
+        self._holding: set[int] = set()
         self._refill_size = _MIN_REFILL
         self._last_refill = 0.0
         self._refill_lock = asyncio.Lock()
         self._work = asyncio.Event()
         self._next_ready: float | None = None
-        # Bumped whenever pending work appears; a refill that found nothing
-        # records the generation it saw, and idle leases skip the query until
-        # the generation moves or a delayed retry falls due.
+        # Bumped whenever pending work appears or a host frees up; a refill that
+        # found nothing records the generation it saw, and idle leases skip the
+        # query until the generation moves or a delayed retry falls due.
         self._generation = 0
         self._empty_generation = -1
+        self._empty_busy = "[]"  # the busy sites a refill that found nothing passed over
+
+    @property
+    def pacing(self) -> HostPacing:
+        return self._buffer.pacing
+
+    @pacing.setter
+    def pacing(self, pacing: HostPacing) -> None:
+        self._buffer.pacing = pacing
 
     def _reset(self) -> None:
-        self._buffer.clear()
+        self._buffer = HostQueues(self._buffer.pacing)
         self._leased.clear()
+        self._holding.clear()
         self._refill_size = _MIN_REFILL
         self._last_refill = 0.0
         self._next_ready = None
@@ -257,9 +288,9 @@ class SqliteFrontier:
         self._generation += 1
         self._work.set()
 
-    def _worth_querying(self) -> bool:
-        if self._empty_generation != self._generation:
-            return True
+    def _worth_querying(self, busy: str) -> bool:
+        if self._empty_generation != self._generation or busy != self._empty_busy:
+            return True  # new rows, or a site passed over last time is free again
         return self._next_ready is not None and self._next_ready <= time.time()
 
     async def open(self) -> None:
@@ -281,27 +312,52 @@ class SqliteFrontier:
 
         return await self._store.writer.run(_add)
 
-    async def lease(self, timeout: float) -> Request | None:
-        """A ready request, marked in flight; None if none is ready within ``timeout`` s."""
-        if self._buffer:
-            return self._take()
+    def _pop(self) -> Lease | None:
+        lease = self._buffer.pop(time.time())
+        if lease is not None:
+            token = int(lease.token)  # type: ignore[call-overload]
+            self._leased[token] = lease
+            self._holding.add(token)
+        return lease
+
+    async def lease(self, timeout: float) -> Lease | None:
+        """A ready request of a ready host, marked in flight; None if none within ``timeout`` s."""
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
+            # Cleared before looking: work or a free host after this sets it again.
+            self._work.clear()
+            lease = self._pop()
+            if lease is not None:
+                return lease
             async with self._refill_lock:
-                if not self._buffer and self._worth_querying():
-                    await self._refill()
-            if self._buffer:
-                return self._take()
+                busy = orjson.dumps(self._buffer.busy_sites(_PER_SITE)).decode()
+                if self._worth_querying(busy):
+                    await self._refill(busy)
+            lease = self._pop()
+            if lease is not None:
+                return lease
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
+            now = time.time()
+            buffered = self._buffer.wait_time(now)
+            if buffered is not None:
+                remaining = min(remaining, buffered)
             if self._next_ready is not None:
-                remaining = min(remaining, max(0.0, self._next_ready - time.time()))
+                remaining = min(remaining, max(0.0, self._next_ready - now))
             try:
                 async with asyncio.timeout(remaining):
                     await self._work.wait()
             except TimeoutError:
                 pass
+
+    async def release(self, lease: Lease, *, pause: float = 0.0) -> None:
+        """The fetch is over: free the host's slot (the row stays in flight until settled)."""
+        token = int(lease.token)  # type: ignore[call-overload]
+        if token in self._holding:
+            self._holding.discard(token)
+            self._buffer.release(lease.host, time.time(), pause)
+            self._work.set()  # the host may be ready, or no longer passed over by a refill
 
     def _next_refill_size(self) -> int:
         """Grow the refill while the buffer drains fast, shrink it while it lasts.
@@ -317,26 +373,21 @@ class SqliteFrontier:
             self._refill_size = max(_MIN_REFILL, self._refill_size // 2)
         return min(self._refill_size, self._store.prefetch)
 
-    def _take(self) -> Request:
-        row_id, request = self._buffer.popleft()
-        self._leased.setdefault(request.fingerprint, []).append(row_id)
-        return request
-
-    async def _refill(self) -> None:
-        # Cleared before the query: work committed after it sets the event again.
-        self._work.clear()
+    async def _refill(self, busy: str) -> None:
         generation = self._generation
         limit = self._next_refill_size()
         now = time.time()
 
         def _select(conn: sqlite3.Connection, deltas: Deltas) -> _Refill:
-            return _lease_rows(conn, deltas, now, limit)
+            return _lease_rows(conn, deltas, now, busy, limit)
 
         def _then(refill: _Refill) -> None:
             # Runs even if this lease() was cancelled: the rows are in flight on disk.
-            self._buffer.extend(refill.leased)
+            for row_id, request in refill.leased:
+                self._buffer.push(row_id, request)
             self._next_ready = refill.next_ready
             self._empty_generation = -1 if refill.leased else generation
+            self._empty_busy = busy
 
         await self._store.writer.run(_select, _then)
 
@@ -348,13 +399,14 @@ class SqliteFrontier:
         marks: list[_Mark] = []
         now = time.time()
         for outcome in outcomes:
-            request = outcome.request
+            lease = outcome.lease
+            row_id = int(lease.token)  # type: ignore[call-overload]
+            if self._leased.pop(row_id, None) is None:
+                log.warning("settled a lease this store does not hold: %s", lease.request.url)
+                continue
+            await self.release(lease)
+            request = lease.request
             children.extend(_request_row(child) for child in outcome.children)
-            fp = request.fingerprint
-            ids = self._leased.get(fp)
-            row_id = ids.pop() if ids else None
-            if ids is not None and not ids:
-                del self._leased[fp]
             mark: tuple[int, int, float | None, str | None, str | None]
             if outcome.state == "done":
                 mark = (DONE, request.attempt, None, None, outcome.error)
@@ -365,7 +417,7 @@ class SqliteFrontier:
                         _dumps_request(request), outcome.error)
             else:
                 raise ValueError(f"unknown outcome state {outcome.state!r}")
-            marks.append((row_id, None if request.dont_filter else fp, *mark))
+            marks.append((row_id, *mark))
 
         def _settle(conn: sqlite3.Connection, deltas: Deltas) -> None:
             deltas[PENDING] += _insert_requests(conn, children)
@@ -387,10 +439,9 @@ class SqliteFrontier:
 
     async def _unbuffer(self, writer: Writer) -> None:
         """Put rows leased into the buffer but never handed out back to pending."""
-        if not self._buffer:
+        if not len(self._buffer):
             return
-        ids = [(row_id,) for row_id, _ in self._buffer]
-        self._buffer.clear()
+        ids = [(row_id,) for row_id, _ in self._buffer.drain()]
 
         def _return(conn: sqlite3.Connection, deltas: Deltas) -> None:
             before = conn.total_changes
@@ -437,8 +488,8 @@ class _Refill:
         self.next_ready = next_ready
 
 
-# row id (None: find it by fingerprint), fingerprint, state, attempt, not_before, data, error
-_Mark = tuple[int | None, bytes | None, int, int, float | None, str | None, str | None]
+# row id, state, attempt, not_before, data, error
+_Mark = tuple[int, int, int, float | None, str | None, str | None]
 
 
 def _insert_requests(conn: sqlite3.Connection, rows: Sequence[_RequestRow]) -> int:
@@ -450,12 +501,17 @@ def _insert_requests(conn: sqlite3.Connection, rows: Sequence[_RequestRow]) -> i
     return conn.total_changes - before
 
 
-def _lease_rows(conn: sqlite3.Connection, deltas: Deltas, now: float, limit: int) -> _Refill:
-    rows = conn.execute(_SELECT_READY, (now, limit)).fetchall()
+def _lease_rows(conn: sqlite3.Connection, deltas: Deltas, now: float, busy_sites: str,
+                limit: int) -> _Refill:
+    if busy_sites == "[]":
+        rows = conn.execute(_SELECT_READY, (now, limit)).fetchall()
+    else:
+        rows = conn.execute(_SELECT_READY_ELSEWHERE, (now, busy_sites, limit)).fetchall()
     if not rows:
-        # Nothing ready: when is the earliest delayed retry due?
-        row = conn.execute(f"SELECT min(not_before) FROM requests WHERE state = {PENDING}"
-                           ).fetchone()
+        # Nothing ready (or only rows of busy sites, which a release looks at
+        # again): when is the earliest delayed retry due?
+        row = conn.execute(f"SELECT min(not_before) FROM requests WHERE state = {PENDING} "
+                           "AND not_before > ?", (now,)).fetchone()
         return _Refill([], row[0] if row and row[0] is not None else None)
     conn.executemany(f"UPDATE requests SET state = {IN_FLIGHT} WHERE id = ?",
                      [(row[0],) for row in rows])
@@ -487,11 +543,7 @@ def _mark_rows(conn: sqlite3.Connection, deltas: Deltas, marks: Sequence[_Mark],
                now: float) -> None:
     finished: dict[int, list[tuple[int, str | None, float, int]]] = {DONE: [], FAILED: []}
     retries: list[tuple[int, float | None, str | None, str | None, float, int]] = []
-    for row_id, fp, state, attempt, not_before, data, error in marks:
-        if row_id is None:
-            row_id = _find_in_flight(conn, fp)
-            if row_id is None:
-                continue
+    for row_id, state, attempt, not_before, data, error in marks:
         if state == PENDING:
             retries.append((attempt, not_before, data, error, now, row_id))
         else:
@@ -514,18 +566,6 @@ def _mark_rows(conn: sqlite3.Connection, deltas: Deltas, marks: Sequence[_Mark],
         changed = conn.total_changes - before
         deltas[IN_FLIGHT] -= changed
         deltas[PENDING] += changed
-
-
-def _find_in_flight(conn: sqlite3.Connection, fp: bytes | None) -> int | None:
-    """The row of a request settled without having been leased from this store."""
-    found = None
-    if fp is not None:
-        found = conn.execute(f"SELECT id FROM requests WHERE fp = ? AND state = {IN_FLIGHT}",
-                             (fp,)).fetchone()
-    if found is None:
-        log.warning("settled a request that is not in flight here; ignored")
-        return None
-    return int(found[0])
 
 
 def _upsert_items(conn: sqlite3.Connection, rows: Sequence[tuple[str, bytes]],

@@ -1,0 +1,44 @@
+"""The Fetcher's connection pool: open sockets stay under concurrency + a few idle ones."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiohttp import web
+
+from corocrawl import CrawlConfig, Request
+from corocrawl._fetcher import IDLE_SOCKETS_SLACK, Fetcher
+
+
+async def test_idle_sockets_to_many_hosts_are_capped() -> None:
+    open_sockets: set[object] = set()
+
+    async def page(request: web.Request) -> web.Response:
+        open_sockets.add(request.transport)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    ports = []
+    try:
+        for _ in range(40):  # 40 hosts: one port each
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            ports.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        config = dataclasses.replace(CrawlConfig(), concurrency=4)
+        async with Fetcher(config) as fetcher:
+            for port in ports:
+                response = await fetcher.fetch(Request(f"http://127.0.0.1:{port}/"))
+                assert response.status == 200
+            connector = fetcher.session.connector
+            idle = sum(len(conns) for conns in connector._conns.values())  # type: ignore[union-attr]
+            assert idle <= 4 + IDLE_SOCKETS_SLACK
+            # A host fetched again recently still reuses its kept-alive socket.
+            before = len(open_sockets)
+            await fetcher.fetch(Request(f"http://127.0.0.1:{ports[-1]}/"))
+            assert len(open_sockets) == before
+        assert len(open_sockets) == 40
+    finally:
+        await runner.cleanup()
