@@ -159,7 +159,7 @@ def crawl_command(crawler: str, web: BroadWeb, tmp: Path, args: argparse.Namespa
                 cmd += ["--allow-domain", address]
         if args.time_budget:
             cmd += ["--max-time", str(args.time_budget)]
-        return cmd
+        return cmd + args.corocrawl_args.split()
     python = venvs.ensure("scrapy")
     if python is None:
         return None
@@ -296,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-host", type=int, default=2)
     parser.add_argument("--time-budget", type=float, default=0.0, help="stop each crawl after this many seconds")
     parser.add_argument("--timeout", type=float, default=3600.0, help="kill a crawl after this many seconds")
+    parser.add_argument("--corocrawl-args", default="", metavar="ARGS",
+                        help="more options for corocrawl crawl, e.g. '--no-autothrottle'")
     parser.add_argument("--json", type=Path, default=OUT / "broad.json")
     args = parser.parse_args(argv)
     many = [int(n) for n in args.many.split(",") if n]
