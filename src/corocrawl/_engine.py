@@ -210,8 +210,7 @@ class Engine:
                 lease = await frontier.lease(_IDLE_POLL)
             except StorageError as exc:  # a full disk, a lost Redis: stop like the committer
                 self._leased -= 1
-                self._fatal = self._fatal or exc
-                self.stop(str(exc))
+                self._storage_failed(exc)
                 break
             if lease is None:
                 self._leased -= 1
@@ -301,7 +300,11 @@ class Engine:
         """Items the on_failure hook makes of a request that failed for good (not a retry)."""
         if self.on_failure is None or outcome.state != "failed":
             return []
-        items = list(await self.on_failure(request, exc))
+        try:
+            items = list(await self.on_failure(request, exc))
+        except StorageError as error:  # e.g. its WARC record met a full disk
+            self._storage_failed(error)
+            return []
         self.stats.items += len(items)
         return [(self._key(item, request, i), item) for i, item in enumerate(items)]
 
@@ -319,6 +322,11 @@ class Engine:
             log.debug("retry %d of %s after %s", request.attempt, request.url, exc.kind)
             return Outcome(lease, "retry", error=f"{exc.kind}: {exc.message}")
         return self._fail(lease, exc.kind, exc.message)
+
+    def _storage_failed(self, exc: StorageError) -> None:
+        """Stop for a storage error; ``_commit`` then acknowledges nothing more."""
+        self._fatal = self._fatal or exc
+        self.stop(str(exc))
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with full jitter; Retry-After wins when the server gives one."""
@@ -369,7 +377,13 @@ class Engine:
         error: str | None = None
         if failure is not None:
             usage, kind, message = failure
-            if usage:  # a bad selector: the user's code, not the page
+            if kind == StorageError.__name__:
+                # A side output of the callback (a WARC record, a saved page) met a
+                # full disk: not this page's fault. Stop; nothing is acknowledged
+                # from now on, so the next run fetches this page again. By name, as
+                # an error from a --processes child arrives as (kind, message).
+                self._storage_failed(StorageError(message))
+            elif usage:  # a bad selector: the user's code, not the page
                 self._fatal = self._fatal or UsageError(message)
                 self.stop(message)
             else:

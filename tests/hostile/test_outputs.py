@@ -81,7 +81,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    only = tuple(c for c in cli.COMMANDS if c[1] in ("_crawl", "_status", "_export", "_report"))
+    wanted = ("_crawl", "_status", "_export", "_report", "_links")
+    only = tuple(c for c in cli.COMMANDS if c[1] in wanted)
     monkeypatch.setattr(cli, "COMMANDS", only)
 
 
@@ -326,6 +327,7 @@ def test_minor_status_export_report_read_a_database_in_a_read_only_directory(
     out = tmp_path / "items.jsonl"
     assert cli.main(["export", "--db", str(db), "-o", str(out)]) in (0, 1)
     assert cli.main(["report", "--db", str(db), "-o", str(tmp_path / "m.html")]) in (0, 1)
+    assert cli.main(["links", "--db", str(db)]) in (0, 1)
     err = capsys.readouterr().err
     assert "cannot open" not in err and "Traceback" not in err, err
     assert sorted(p.name for p in small_disk.iterdir()) == before

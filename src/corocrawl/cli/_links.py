@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from .._exceptions import UsageError
+from ..store._schema import connect
 
 EXAMPLES = """examples:
   corocrawl crawl https://example.com/ --db site.db && corocrawl links --db site.db
@@ -77,7 +78,7 @@ def _open(path: Path) -> sqlite3.Connection:
         raise UsageError(
             f"no crawl database at {path}: run 'corocrawl crawl URL --db {path}' first"
         )
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = connect(path, read_only=True)  # also in a read-only directory
     try:
         db.execute("SELECT 1 FROM crawl_pages LIMIT 1")
     except sqlite3.DatabaseError:

@@ -71,10 +71,6 @@ CREATE TABLE IF NOT EXISTS crawl_redirects (
 """
 
 
-#: A private record key: the side output (WARC, saved page) this page could not write.
-STORAGE_ERROR_KEY = "_storage_error"
-
-
 def public_record(item: Item) -> Item:
     """The record as users see it: exactly ``PAGE_FIELDS``, private keys dropped."""
     return {name: item.get(name) for name in PAGE_FIELDS}
@@ -148,11 +144,6 @@ class PageStore:
             raise StorageError(f"cannot write to {self.path}: {exc}") from None
 
     async def write(self, items: Sequence[KeyedItem]) -> None:
-        for _, item in items:
-            if item.get(STORAGE_ERROR_KEY):
-                # Raised before storing anything: the engine stops and acknowledges
-                # none of these requests, so the next run fetches them again.
-                raise StorageError(str(item[STORAGE_ERROR_KEY]))
         if self._db is not None:
             async with self._lock:
                 await asyncio.to_thread(self._write_rows, items)

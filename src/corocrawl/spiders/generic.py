@@ -53,7 +53,7 @@ from .._throttle import AutoThrottle, CrawlPacer
 from ..frontier import Frontier
 from ..sinks import Item, ItemSink
 from ..store import SqliteStore
-from ._pagestore import PAGE_FIELDS, STORAGE_ERROR_KEY, PageStore
+from ._pagestore import PAGE_FIELDS, PageStore
 
 logger = logging.getLogger(__name__)
 
@@ -414,9 +414,9 @@ class GenericCrawl:
     async def _archive(self, resp: Response, record: Item) -> None:
         """Write the page to the WARC file and the --save-pages folder.
 
-        A full disk is not this page's fault: the error rides on the record
-        (``STORAGE_ERROR_KEY``) to the page store, which stops the crawl with it
-        before storing anything, so the request stays pending for the next run.
+        A full disk (``StorageError``) is not this page's fault: it propagates, and
+        the engine stops the crawl without acknowledging the page, so the next
+        run fetches it again.
         """
         try:
             if self._warc is not None:
@@ -430,8 +430,8 @@ class GenericCrawl:
                 )
             if self._saver is not None and 200 <= resp.status < 300:
                 await self._saver.save(resp.url, resp.content_type, resp.body)
-        except StorageError as exc:
-            record[STORAGE_ERROR_KEY] = str(exc)
+        except StorageError:
+            raise
         except (OSError, ValueError) as exc:  # this page's file, not the disk: note it, go on
             note = f"not saved: {getattr(exc, 'strerror', None) or exc}"
             record["error"] = "; ".join(filter(None, [record.get("error"), note]))
