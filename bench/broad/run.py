@@ -80,6 +80,7 @@ class Watch:
     peak_rss_mb: float = 0.0
     peak_fds: int = 0
     peak_sockets: int = 0
+    cpu: float = 0.0  # the crawler's user + system CPU seconds (last sample)
     killed: bool = False
 
 
@@ -89,6 +90,9 @@ def _sample(pid: int, watch: Watch) -> None:
             for line in f:
                 if line.startswith("VmHWM:"):
                     watch.peak_rss_mb = max(watch.peak_rss_mb, int(line.split()[1]) / 1024)
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        watch.cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return  # it has exited between two samples
@@ -139,6 +143,7 @@ class Result:
     peak_rss_mb: float
     peak_fds: int
     peak_sockets: int
+    cpu: float  # crawler CPU seconds: near wall means it was bound by one core
     span: float  # the servers' view: seed request to last page served
     in_flight: float  # mean requests in flight, from the servers' busy time
     returncode: int
@@ -191,7 +196,7 @@ def measure(crawler: str, scenario: Scenario, args: argparse.Namespace, tmp: Pat
         crawler=crawler, scenario=scenario.name, hosts=len(hosts), pages=pages, expected=spec.pages_total,
         wall=watch.wall, ideal=ideal, pages_per_s=pages / watch.wall if watch.wall else 0.0,
         ratio=watch.wall / ideal if ideal else 0.0, peak_rss_mb=watch.peak_rss_mb, peak_fds=watch.peak_fds,
-        peak_sockets=watch.peak_sockets, span=last - t0, in_flight=busy / (last - t0) if last > t0 else 0.0,
+        peak_sockets=watch.peak_sockets, cpu=watch.cpu, span=last - t0, in_flight=busy / (last - t0) if last > t0 else 0.0,
         returncode=watch.returncode, stopped=watch.killed or (bool(args.time_budget) and pages < spec.pages_total),
     )
     if spec.crawl_delay:
@@ -231,11 +236,11 @@ def row(r: Result) -> str:
         extra = f"small hosts done {_s(r.small_done)} (own ideal {r.small_ideal:.1f} s), slow host done {_s(r.slow_done)}; "
     notes = extra + "; ".join(r.notes) + ("; stopped by the time budget" if r.stopped else "")
     return (f"| {r.scenario} | {r.crawler} | {r.pages:,}/{r.expected:,} | {figure} | {r.pages_per_s:,.1f} "
-            f"| {r.span:,.1f} s | {r.in_flight:.1f} | {r.peak_rss_mb:,.0f} MB | {r.peak_fds:,} / {r.peak_sockets:,} | {notes} |")
+            f"| {r.span:,.1f} s | {r.in_flight:.1f} | {r.cpu:,.1f} s | {r.peak_rss_mb:,.0f} MB | {r.peak_fds:,} / {r.peak_sockets:,} | {notes} |")
 
 
-HEADER = ("| scenario | crawler | pages | wall (or rate) | ideal | ratio | pages/s | span | in flight | peak RSS | peak fds / sockets | notes |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| scenario | crawler | pages | wall (or rate) | ideal | ratio | pages/s | span | in flight | CPU | peak RSS | peak fds / sockets | notes |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def targets(results: list[Result], concurrency: int) -> list[str]:
