@@ -3,10 +3,17 @@
     python bench/profile.py                      # 5,000 pages, nginx, py-spy (cProfile without it)
     python bench/profile.py --pages 2000 --api   # the library API (in-memory) instead of the CLI
     python bench/profile.py --raw out.txt        # also keep py-spy's collapsed stacks
+    python bench/profile.py --processes 2        # corocrawl douban --processes 2 (all processes)
 
-Prints the share of samples by area (HTML parse, aiohttp, spider, engine, store, ...) and
-the hottest frames. py-spy samples the real process at 250 Hz and barely slows it;
-cProfile (the fallback) traces every call and inflates small Python functions.
+Prints the CPU per page by area (HTML parse, aiohttp, spider, engine, store, ...) — µs per
+page and share of samples — and the hottest frames. py-spy samples the real process at 250 Hz
+and barely slows it. The event loop's thread is sampled whether it works or waits, so its
+"µs per page" is wall time (waiting for the network shows as "event loop"); on these
+CPU-bound crawls it waits little. Samples of other threads (SQLite's, pools') are an area
+of their own, idle pool threads left out. Not ``--gil``: Lexbor parses without the GIL.
+Sampling pauses the process and slows it, so µs per page is also given scaled to the CPU
+time of the same crawl run again unprofiled. cProfile (the fallback) traces every call and
+inflates small Python functions.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import runner, serve
+from harness import measure, runner, serve
 
 #: Area of a sample: the innermost frame matching one of these, first match wins.
 AREAS = (
+    ("_parallel.py", "--processes: transfer to and from callback processes"),
+    ("pickle", "--processes: transfer to and from callback processes"),
     ("Response.dom", "HTML parse (Response.dom, Lexbor)"),
     ("selectolax", "HTML parse (Response.dom, Lexbor)"),
     ("_douban_parse", "spider: field extraction (_douban_parse)"),
@@ -41,6 +50,11 @@ AREAS = (
     ("frontier", "frontier"),
     ("sinks", "sinks"),
     ("_stats", "stats"),
+    ("_request.py", "requests: Request, fingerprint, canonical_url"),
+    ("_response.py", "Response: follow, urljoin, base_url"),
+    ("_engine.py", "engine: worker loop, committer"),
+    ("_politeness", "engine: politeness slots"),
+    ("_fetcher.py", "engine: fetcher"),
     ("importlib", "start-up imports"),
     ("<frozen", "start-up imports"),
     ("corocrawl/", "engine (own code)"),
@@ -57,7 +71,8 @@ def area_of(frames: list[str]) -> str:
     return "other"
 
 
-def report_pyspy(raw: Path, top: int) -> None:
+def report_pyspy(raw: Path, top: int, pages: int, rate: int, cpu_us: float = 0.0) -> None:
+    """Areas and hottest frames; ``cpu_us``: CPU µs per page of an unprofiled run, if known."""
     areas: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
     total = idle = 0
@@ -65,17 +80,28 @@ def report_pyspy(raw: Path, top: int) -> None:
         if not line.strip():
             continue
         stack, count = line.rsplit(" ", 1)
-        frames = stack.split(";")
+        frames = [f for f in stack.split(";") if not f.startswith("process ")]
+        if not frames:
+            continue
         n = int(count)
         if "_worker (concurrent/futures/thread.py" in frames[-1]:
             idle += n  # a pool thread waiting in queue.get(): not work
             continue
         total += n
-        areas[area_of(frames)] += n
+        if frames[0].startswith("Thread._bootstrap (threading.py"):
+            kind = "aiohttp trust_env: netrc/proxy" if "aiohttp" in line else "SQLite, pools"
+            areas[f"other threads ({kind})"] += n
+        else:
+            areas[area_of(frames)] += n
         leaves[frames[-1]] += n
-    print(f"\n| where | share of {total:,} samples |\n|---|---:|")
+    us = 1e6 / rate / max(pages, 1)  # µs of CPU per page that one sample stands for
+    print(
+        f"\n| where | µs per page, profiled | µs per page, scaled to unprofiled CPU "
+        f"| share of {total:,} samples |\n|---|---:|---:|---:|"
+    )
     for area, n in areas.most_common():
-        print(f"| {area} | {100 * n / total:.1f}% |")
+        print(f"| {area} | {n * us:,.0f} | {cpu_us * n / total:,.0f} | {100 * n / total:.1f}% |")
+    print(f"| **total** | **{total * us:,.0f}** | **{cpu_us:,.0f}** | 100% |")
     print(f"({idle:,} samples of idle thread-pool workers left out)")
     print("\nhottest frames (self time):")
     for frame, n in leaves.most_common(top):
@@ -96,6 +122,11 @@ def main() -> int:
     parser.add_argument("--api", action="store_true", help="profile the library API, not the CLI")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
+    parser.add_argument("--processes", type=int, default=1, help="corocrawl douban --processes N")
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument(
+        "--parent-only", action="store_true", help="with --processes: sample only the parent"
+    )
     args = parser.parse_args()
 
     tmp, the_site = runner.make_site(args.pages)
@@ -121,14 +152,18 @@ def main() -> int:
                     str(args.concurrency),
                 ]
             else:
-                cmd = runner.corocrawl_command(server.base, lists, out, args.concurrency, 1)
+                cmd = runner.corocrawl_command(
+                    server.base, lists, out, args.concurrency, args.processes
+                )
             pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
             env = {**os.environ, "PYTHONPATH": str(runner.SRC)}
             server.take_log()
             if Path(pyspy).exists():
                 raw = args.raw or tmp / "profile.raw"
                 subprocess.run(
-                    [pyspy, "record", "--format", "raw", "-r", "250", "-o", str(raw), "--", *cmd],
+                    [pyspy, "record", "--format", "raw", "-r", str(args.rate),
+                     *([] if args.parent_only else ["--subprocesses"]),
+                     "-o", str(raw), "--", *cmd],
                     env=env,
                     check=True,
                     stderr=subprocess.DEVNULL,
@@ -141,13 +176,15 @@ def main() -> int:
                 )
                 profiler = "cProfile (pip install py-spy for a sampling profile)"
             hits = server.take_log()
+            usage = measure.run(cmd, env=env)  # again, unprofiled: its CPU time per page
+            cpu_us = 1e6 * usage.cpu / max(len(server.take_log()), 1)
         span = max(h.end for h in hits) - min(h.start for h in hits)
         print(
             f"{'library API' if args.api else 'corocrawl douban'}: {len(hits):,} requests, "
             f"{len(hits) / span:,.0f} pages/s under {profiler}"
         )
         if profiler == "py-spy":
-            report_pyspy(raw, args.top)
+            report_pyspy(raw, args.top, len(hits), args.rate, cpu_us)
         else:
             report_cprofile(prof, args.top)
     finally:

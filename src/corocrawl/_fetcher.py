@@ -18,6 +18,7 @@ import aiohttp
 from yarl import URL
 
 from ._config import CrawlConfig
+from ._environ import EnvAuth
 from ._request import Request
 from ._response import Response
 
@@ -157,6 +158,7 @@ class Fetcher:
         #: Decides whether a redirect target may be requested: None, or the reason not.
         self.redirect_check = redirect_check
         self._session: aiohttp.ClientSession | None = None
+        self._env: EnvAuth | None = None
 
     async def __aenter__(self) -> Self:
         cfg = self.config
@@ -174,11 +176,13 @@ class Fetcher:
         # to another origin can leave them out; session headers go everywhere.
         headers = {"User-Agent": cfg.user_agent,
                    **{k: v for k, v in cfg.headers if k.lower() not in _CREDENTIALS}}
-        # trust_env: HTTP_PROXY/HTTPS_PROXY/NO_PROXY apply as in curl; an explicit
-        # cfg.proxy (passed per request below) wins over them.
+        # trust_env: HTTP_PROXY/HTTPS_PROXY/NO_PROXY (and .netrc) apply as in curl;
+        # an explicit cfg.proxy wins over them. Read once here, not by aiohttp on
+        # every request in a thread (see _environ).
+        self._env = EnvAuth() if cfg.trust_env else None
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers=headers,
-            cookie_jar=aiohttp.CookieJar(unsafe=True), trust_env=cfg.trust_env,
+            cookie_jar=aiohttp.CookieJar(unsafe=True), trust_env=False,
         )
         return self
 
@@ -239,9 +243,19 @@ class Fetcher:
                    **dict(request.headers or {})}
         chain: list[str] = []  # the URLs answered with a redirect, in order
         while True:
+            proxy: str | URL | None = cfg.proxy
+            sent, proxy_headers = headers, None
+            if self._env is not None:
+                env_proxy, proxy_auth, auth = self._env.lookup(url)
+                if proxy is None and env_proxy is not None:
+                    proxy = env_proxy
+                    proxy_headers = {"Proxy-Authorization": proxy_auth} if proxy_auth else None
+                # .netrc's credentials, unless the user gave an Authorization header.
+                if auth is not None and not any(k.lower() == "authorization" for k in headers):
+                    sent = {**headers, "Authorization": auth}
             async with self.session.request(
-                method, url, headers=headers, data=data, allow_redirects=False,
-                proxy=cfg.proxy,
+                method, url, headers=sent, data=data, allow_redirects=False,
+                proxy=proxy, proxy_headers=proxy_headers,
             ) as resp:
                 target = _redirect_target(resp)
                 if target is None:

@@ -55,6 +55,8 @@ _loop: asyncio.AbstractEventLoop | None = None
 _HEADER = struct.Struct(">I")
 #: How long closing waits for a worker to exit before killing it.
 _EXIT_GRACE = 5.0
+#: Added to the callback processes' niceness: the parent goes first.
+_WORKER_NICENESS = 5
 
 
 def stops_crawl(error: BaseException) -> bool:
@@ -130,6 +132,12 @@ def _child_main(sock: socket.socket, callbacks: Mapping[str, Callable[[Response]
     # were forked from a thread other than the main one, which has none.
     with contextlib.suppress(ValueError):
         signal.set_wakeup_fd(-1)
+    # The parent fetches, stores and hands out every page: it is the one serial
+    # stage, so when the cores are short it must not wait behind its own workers
+    # (measured: with equal priority, two workers and the parent on two shared
+    # cores were slower than one process).
+    with contextlib.suppress(OSError):
+        os.nice(_WORKER_NICENESS)
     _callbacks = callbacks
     _loop = asyncio.new_event_loop()
     stream = sock.makefile("rwb")

@@ -31,16 +31,18 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import orjson
-from rich.console import Console, Group, RenderableType
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
-from rich.text import Text
 
 from ._stats import CrawlStats
 from .frontier import FrontierCounts
+
+if TYPE_CHECKING:
+    # rich is imported where it is used: it costs ~80 ms of start-up, and a --quiet
+    # crawl never draws anything with it.
+    from rich.console import Console, RenderableType
+    from rich.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -191,9 +193,9 @@ class CrawlProgress:
     ) -> None:
         self._snapshot = snapshot
         self._stream = stream if stream is not None else sys.stderr
-        self._console = console if console is not None else Console(file=self._stream)
+        self._console = console
         if mode == "auto":
-            mode = "rich" if self._console.is_terminal else "plain"
+            mode = "rich" if self.console.is_terminal else "plain"
         self.mode: Mode = mode
         self._interval = interval if interval is not None else (0.2 if mode == "rich" else 2.0)
         self._description = description
@@ -203,16 +205,27 @@ class CrawlProgress:
         self._ticker: asyncio.Task[None] | None = None
         self.lines = 0  # plain lines written, for tests and curiosity
 
+    @property
+    def console(self) -> Console:
+        """The rich Console drawn on, made on first use."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self._stream)
+        return self._console
+
     async def __aenter__(self) -> CrawlProgress:
         if self.mode == "quiet":
             return self
         if self.mode == "rich":
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
             self._progress = Progress(
                 SpinnerColumn(),
                 TextColumn("[bold]{task.description}"),
                 BarColumn(bar_width=24),
                 TextColumn("{task.fields[line]}"),
-                console=self._console,
+                console=self.console,
                 auto_refresh=False,  # refreshed from the event loop, no extra thread
                 transient=False,
             )
@@ -275,6 +288,10 @@ def _status_label(status: int) -> str:
 
 def summary_renderable(summary: CrawlSummary, *, slowest: int = 5) -> RenderableType:
     """The end-of-crawl tables as one rich renderable."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     rate = summary.pages / summary.wall_time if summary.wall_time > 0 else 0.0
     head = Text(
         f"{summary.pages} pages, {summary.items} items, {summary.error_total} errors, "
@@ -323,11 +340,15 @@ def summary_renderable(summary: CrawlSummary, *, slowest: int = 5) -> Renderable
 
 def print_summary(summary: CrawlSummary, console: Console | None = None) -> None:
     """Print the end-of-crawl tables (to stderr unless ``console`` says otherwise)."""
+    from rich.console import Console
+
     (console or Console(file=sys.stderr)).print(summary_renderable(summary))
 
 
 def summary_text(summary: CrawlSummary, width: int = 100) -> str:
     """The summary tables as plain text (logs, tests, reports)."""
+    from rich.console import Console
+
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False).print(
         summary_renderable(summary)

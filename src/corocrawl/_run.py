@@ -14,8 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from ._exceptions import UsageError
 from ._progress import CrawlProgress, EventLog, Mode, stats_snapshot, summary_from_stats
 from ._progress import print_summary as _print_summary
@@ -24,6 +22,8 @@ from ._stats import CrawlStats
 from .frontier import FrontierCounts, Outcome
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ._crawler import Crawler
 
 #: What a site wants before it serves a crawler that it refused as a bot.
@@ -90,7 +90,17 @@ async def observe_crawl(
 
     ``items`` counts the distinct items stored, for the summary (None: yielded ones).
     """
-    err = Console(stderr=True, highlight=False)
+    consoles: dict[str, Console] = {}
+
+    def console(where: str) -> Console:
+        # Made on first use: importing rich costs ~80 ms of start-up, and a quiet
+        # run (no progress, no summary, no warning) never needs it.
+        if where not in consoles:
+            from rich.console import Console
+
+            consoles[where] = Console(stderr=where == "stderr", highlight=False)
+        return consoles[where]
+
     events = _open_events(output.log_json) if output.log_json else None
     hook = PageEvents(events) if events is not None else None
     last_counts: list[FrontierCounts | None] = [None]
@@ -110,7 +120,8 @@ async def observe_crawl(
                          config=dataclasses.asdict(crawler.config))
         if hook is not None:
             crawler.page_hooks.append(hook)
-        async with CrawlProgress(snapshot, mode=output.progress, console=err):
+        drawn_on = None if output.progress == "quiet" else console("stderr")
+        async with CrawlProgress(snapshot, mode=output.progress, console=drawn_on):
             try:
                 stats = await crawl()
             finally:
@@ -124,9 +135,9 @@ async def observe_crawl(
         if events is not None:
             events.close()
     if output.summary:
-        _print_summary(summary, Console(highlight=False) if output.summary_to_stdout else err)
+        _print_summary(summary, console("stdout" if output.summary_to_stdout else "stderr"))
     if output.warn and (warning := failure_warning(stats)) is not None:
-        err.print(warning, markup=False, soft_wrap=True)
+        console("stderr").print(warning, markup=False, soft_wrap=True)
     return stats
 
 

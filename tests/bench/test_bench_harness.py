@@ -59,7 +59,7 @@ def test_site_has_real_douban_structure(generated: site.Site) -> None:
     assert detail_html.index("{{= img}}") < detail_html.index('rel="v:image"')
 
 
-@pytest.mark.parametrize("name", ["raw", "bare", "corocrawl", "corocrawl-api"])
+@pytest.mark.parametrize("name", ["raw", "bare", "bare-str", "corocrawl", "corocrawl-api"])
 def test_crawler_gets_a_figure_only_with_every_item_right(
     context: runner.Context, name: str
 ) -> None:
@@ -69,6 +69,9 @@ def test_crawler_gets_a_figure_only_with_every_item_right(
     assert result.ok
     assert result.pages == n_lists + PAGES
     assert result.pages_per_s > 0 and result.cpu_ms_per_page > 0 and result.peak_rss_mb > 0
+    # Over the whole process's wall time, start-up included: never above the server span's.
+    assert 0 < result.wall_pages_per_s <= result.pages_per_s
+    assert result.wall_rounds == [] and result.wall >= result.span
 
 
 def test_two_processes_cover_every_list_page(context: runner.Context) -> None:
@@ -79,6 +82,46 @@ def test_two_processes_cover_every_list_page(context: runner.Context) -> None:
 def test_a_subset_checks_only_its_movies(context: runner.Context) -> None:
     result = runner.run_one(context, runner.BY_NAME["bare"], 2, concurrency=8, tag="-subset")
     assert result.ok and result.movies == 2 * site.PER_LIST
+
+
+def test_simulated_ideal_lies_between_the_bound_and_the_serial_crawl() -> None:
+    lo, hi = 0.05, 0.25
+    n_lists, n_movies = 5, 5 * site.PER_LIST
+    paths = [site.list_path(p) for p in range(n_lists)]
+    paths += [site.detail_path(site.subject_id(k)) for k in range(n_movies)]
+    total = runner.sum_latency(paths, lo, hi)
+    for concurrency in (1, 8, 64):
+        ideal = runner.simulated_ideal(n_lists, n_movies, concurrency, lo, hi)
+        assert total / concurrency - 1e-9 <= ideal <= total + 1e-9
+    # One at a time, the ideal is every latency end to end.
+    assert runner.simulated_ideal(n_lists, n_movies, 1, lo, hi) == pytest.approx(total)
+    # Unbounded: the slowest list page, then the slowest of its detail pages.
+    unbounded = runner.simulated_ideal(n_lists, n_movies, 10_000, lo, hi)
+    assert unbounded <= 2 * hi
+
+
+def test_issue_table_shows_ratios_targets_and_whether_met() -> None:
+    import run
+
+    def result(name: str, wall_pages_per_s: float) -> runner.Result:
+        r = runner.Result(name, name, 100, 64, 1, ok=True, wall_pages_per_s=wall_pages_per_s)
+        r.wall_rounds = [wall_pages_per_s]
+        return r
+
+    results = {
+        n: result(n, v)
+        for n, v in (("corocrawl", 900), ("bare", 1000), ("bare2", 1500), ("corocrawl2", 1200),
+                     ("scrapy", 100), ("crawlee", 200))
+    }
+    latency = {("corocrawl", 64): result("corocrawl", 400)}
+    latency["corocrawl", 64].pct_of_ideal = 0.92
+    text = "\n".join(run.issue_table(results, latency))
+    assert "| corocrawl / bare loop | 0.90× | 0.85× | met |" in text
+    assert "| corocrawl --processes 2 / bare loop ×2 | 0.80× | 0.85× | missed by 6% |" in text
+    assert "| faster corocrawl / Scrapy default | 12.00× | 8× | met |" in text  # corocrawl2
+    assert "| faster corocrawl / Crawlee ParselCrawler | 6.00× | 5× | met |" in text
+    assert "| latency-bound c64, share of ideal | 92% | 90% | met |" in text
+    assert "| latency-bound c256, share of ideal | no figure | 80% | not measured |" in text
 
 
 def test_wrong_or_missing_items_get_no_figure() -> None:

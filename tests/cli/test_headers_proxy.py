@@ -130,3 +130,19 @@ def test_posters_go_through_the_proxy_with_the_crawl_headers(
     assert [s.target for s in proxy.seen] == [f"{origin.url}/p/1.jpg", f"{origin.url}/p/2.jpg"]
     assert proxy.seen[0].headers["x-team"] == "books"
     assert origin.seen == []
+
+
+def test_netrc_credentials_are_sent_unless_the_user_gives_authorization(
+    origin: RecordingServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The environment is read once per crawl (not by aiohttp per request); the
+    # answers must stay what aiohttp's trust_env gives.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login reader password s3cret\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    fetch(f"{origin.url}/a", CrawlConfig())
+    fetch(f"{origin.url}/b", CrawlConfig(trust_env=False))
+    fetch(f"{origin.url}/c", CrawlConfig(headers=(("Authorization", "Bearer mine"),)))
+    sent = {s.target: s.headers.get("authorization") for s in origin.seen}
+    assert sent == {"/a": "Basic cmVhZGVyOnMzY3JldA==", "/b": None, "/c": "Bearer mine"}

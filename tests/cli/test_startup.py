@@ -93,3 +93,18 @@ def test_the_quick_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
 def test_public_names_load_on_first_use() -> None:
     for name in corocrawl.__all__:
         assert getattr(corocrawl, name) is not None
+
+
+def test_the_crawling_commands_load_no_redis_report_or_charset_detector() -> None:
+    """What a plain ``corocrawl douban`` / ``crawl`` imports before it crawls (issue 13)."""
+    unused = ("redis", "corocrawl.redis", "corocrawl.report", "corocrawl.demo", "matplotlib",
+              "charset_normalizer", "msgpack", "rich")  # rich: only when something is drawn
+    code = (
+        "import sys\n"
+        "import corocrawl.cli._douban, corocrawl.cli._crawl\n"
+        f"unused = {unused!r}\n"
+        "print(sorted(m for m in sys.modules if m in unused or m.split('.')[0] in unused))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "[]"

@@ -224,6 +224,18 @@ def test_poster_absent_or_placeholder_is_none() -> None:
     assert parse_poster(_html(templated), "https://movie.douban.com/subject/1/") is None
 
 
+def test_poster_is_the_first_usable_image_in_mainpic() -> None:
+    url = "https://movie.douban.com/subject/1/"
+    # An unusable first match (empty, a template) gives way to the next one, before
+    # the looser selector is tried.
+    body = ('<div id="mainpic"><img src="{{= img}}" rel="v:image"><img src="" rel="v:image">'
+            '<img src="https://img1.doubanio.com/p2.jpg" rel="v:image">'
+            '<img src="https://img1.doubanio.com/other.jpg"></div>')
+    assert parse_poster(_html(body), url) == "https://img1.doubanio.com/p2.jpg"
+    loose = '<div id="mainpic"><img src=""><img src="https://img1.doubanio.com/p3.jpg"></div>'
+    assert parse_poster(_html(loose), url) == "https://img1.doubanio.com/p3.jpg"
+
+
 def test_poster_relative_src_resolves_against_base() -> None:
     body = '<div id="mainpic"><a class="nbgnbg"><img src="p1.jpg" rel="v:image"></a></div>'
     dom = _html(body, head='<base href="http://127.0.0.1:8080/img/">')

