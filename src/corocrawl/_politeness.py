@@ -40,13 +40,13 @@ class Pacer(Protocol):
     """Spacing that changes during a crawl (robots.txt Crawl-delay, adaptive throttle).
 
     Hook for generic crawls (``corocrawl._throttle.CrawlPacer``): ``spacing``
-    is asked when a request of ``host`` is leased (the larger of it and the
-    rule's delay wins); ``cap`` may lower the host's concurrency for a while
+    is asked when a request of ``host`` is leased, with the host's cap (the
+    larger of it and the rule's delay wins); ``cap`` may lower the host's concurrency for a while
     (None: the rule's); ``observe`` is told each answer's latency and status
     (None when no answer came).
     """
 
-    def spacing(self, host: str) -> float: ...
+    def spacing(self, host: str, cap: int | None = None) -> float: ...
 
     def cap(self, host: str) -> int | None: ...
 
@@ -86,7 +86,7 @@ class HostPacing:
             spread = rule.delay * rule.jitter
             spacing = random.uniform(rule.delay - spread, rule.delay + spread)
         if self.pacer is not None:
-            spacing = max(spacing, self.pacer.spacing(host))
+            spacing = max(spacing, self.pacer.spacing(host, self.cap(host)))
         return spacing
 
     def observe(self, host: str, latency: float, status: int | None) -> None:

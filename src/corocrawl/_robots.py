@@ -7,7 +7,9 @@ work: the engine's ``before_fetch`` hook loads the rules of a leased page's
 site through the crawl's own ``Fetcher`` (``CrawlGetter``: one session, one
 pool) while the frontier lets only that one request of the host run, so a
 host's pages wait for its robots.txt and other hosts go on. Rules are kept for
-the ``max_sites`` most recently used sites (a site forgotten is fetched again).
+the ``max_sites`` most recently used sites (a site forgotten is fetched again);
+a robots.txt that allows everything is kept without its parsed form (a parser
+costs ~1.3 KB a site, which was most of a broad crawl's per-host memory).
 Rules follow RFC 9309:
 
 - 2xx: parse it (the first 512 KiB; protego does the matching, Allow/Disallow
@@ -46,6 +48,34 @@ ROBOTS_MAX_BYTES = 512 * 1024
 #: Redirects a side fetch follows (RFC 9309: at least five for robots.txt).
 _MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: Fields that cannot forbid anything, delay or name a sitemap on their own.
+_HARMLESS_FIELDS = frozenset({"user-agent", "useragent", "user agent", "allow"})
+
+
+def allows_everything(text: str) -> bool:
+    """True if a robots.txt has only User-agent, Allow and empty Disallow lines.
+
+    Such a file forbids nothing and asks for no delay, so a site's rules need no
+    parser. Anything else (an unknown field, a line without ':', a misspelt
+    Disallow) keeps the parser: this only skips what is certainly harmless.
+
+    >>> allows_everything("User-agent: *\\nAllow: /  # all\\nDisallow:\\n")
+    True
+    >>> allows_everything("User-agent: *\\nDisallow: /private\\n")
+    False
+    """
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip().lstrip("\ufeff")
+        if not line:
+            continue
+        field, colon, value = line.partition(":")
+        field = field.strip().lower()
+        if not colon:
+            return False
+        if field in _HARMLESS_FIELDS or (field == "disallow" and not value.strip()):
+            continue
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +299,8 @@ class RobotsPolicy:
                 logger.warning("robots.txt of %s is larger than %d bytes: obeying the first "
                                "%d only", site, ROBOTS_MAX_BYTES, ROBOTS_MAX_BYTES)
             text = fetched.body.decode("utf-8", errors="replace")
-            rules = SiteRules(site, status, Protego.parse(text))
+            parser = None if allows_everything(text) else Protego.parse(text)
+            rules = SiteRules(site, status, parser)
         elif 400 <= status < 500:
             rules = SiteRules(site, status)
         elif status >= 500:

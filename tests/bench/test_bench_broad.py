@@ -68,3 +68,13 @@ def test_runner_crawls_every_scenario_and_prints_figures(
     assert "Targets (corocrawl):" in printed
     assert "small hosts ≤ 1.5× ideal:" in printed
     assert "6 hosts under ulimit -n 1024 complete: met" in printed
+
+
+def test_idle_host_growth_leaves_out_what_came_before_the_first_tenth() -> None:
+    watch = run.Watch(rss=[(0.0, 50.0), (101.0, 90.0), (500.0, 100.0), (1000.0, 109.0),
+                           (1001.0, 108.0)])
+    finished = [float(i) for i in range(1, 1001)]  # a host done each second; 10 % at 101 s
+    # From 90 MB (10 % done) to the 109 MB peak, over the 900 hosts after them.
+    growth = run.idle_host_growth(watch, finished)
+    assert growth is not None and abs(growth - 19 * 1024 / 900) < 0.01
+    assert run.idle_host_growth(watch, finished[:50]) is None  # too few hosts to say

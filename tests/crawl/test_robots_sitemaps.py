@@ -146,3 +146,32 @@ async def test_discover_falls_back_to_sitemap_xml_and_reports_404() -> None:
         found = await discover(side, robots, [base + "/"])
     assert found.urls == []
     assert found.errors == [(base + "/sitemap.xml", "HTTP 404")]
+
+
+@pytest.mark.parametrize(
+    ("robots_txt", "compact", "private_allowed"),
+    [
+        ("User-agent: *\nAllow: /\n", True, True),
+        ("\ufeffUser-agent: *  # all\nDisallow:\n\nUser-agent: Other\nAllow: /x\n", True, True),
+        ("User-agent: *\nDisallow: /private\n", False, False),
+        ("User-agent: *\nDissallow: /private\n", False, False),  # protego reads the typo
+        ("User-agent: *\nCrawl-delay: 2\n", False, True),
+        ("Sitemap: /s.xml\n", False, True),
+        ("User-agent: *\nDisallow /private\n", False, False),  # no colon: left to protego
+    ],
+)
+async def test_allow_all_robots_is_kept_without_a_parser(
+    robots_txt: str, compact: bool, private_allowed: bool
+) -> None:
+    # A parser costs ~1.3 KB a site; broad crawls keep 10,000 sites' rules.
+    async def robots(request: web.Request) -> web.Response:
+        return web.Response(text=robots_txt)
+
+    app = web.Application()
+    app.router.add_get("/robots.txt", robots)
+    async with serve(app) as base, SideFetcher(user_agent=UA) as side:
+        policy = RobotsPolicy(side, user_agent=UA)
+        assert await policy.allowed(base + "/page")
+        assert await policy.allowed(base + "/private/x") is private_allowed
+        rules = policy.cached(base + "/")
+        assert rules is not None and (rules.parser is None) is compact

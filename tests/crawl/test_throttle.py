@@ -103,3 +103,60 @@ def test_throttle_forgets_the_least_recent_hosts() -> None:
     for i in range(10):
         throttle.observe(f"h{i}:80", 0.1, 200)
     assert sorted(throttle.report()) == ["h7:80", "h8:80", "h9:80"]
+
+
+def test_delay_gives_way_to_the_cap_while_the_host_answers_steadily() -> None:
+    # A host answering in 0.5 s at cap 2: the cap alone keeps 2 in flight, so a
+    # spacing of ~0.25 s (jittered) on top would only lose throughput.
+    throttle = AutoThrottle(target_concurrency=2.0)
+    for _ in range(30):
+        throttle.observe(HOST, 0.5, 200)
+    assert throttle.delay(HOST) == pytest.approx(0.25, rel=0.01)
+    assert throttle.delay(HOST, cap=2) == 0.0
+    assert throttle.delay(HOST, cap=1) == 0.0
+    # A higher cap than the throttle aims at: the delay is what keeps it at 2.
+    assert throttle.delay(HOST, cap=8) == pytest.approx(0.25, rel=0.01)
+
+
+def test_delay_binds_again_after_a_backoff_or_rising_latency() -> None:
+    clock = Clock()
+    throttle = AutoThrottle(target_concurrency=2.0, clock=clock)
+    for _ in range(30):
+        throttle.observe(HOST, 0.5, 200)
+    throttle.observe(HOST, 0.5, 503)
+    assert throttle.delay(HOST, cap=2) == throttle.delay(HOST) >= 0.5
+    rising = AutoThrottle(target_concurrency=2.0)
+    for _ in range(10):
+        rising.observe(HOST, 0.05, 200)
+    for _ in range(3):
+        rising.observe(HOST, 0.6, 200)
+    assert rising.delay(HOST, cap=2) == rising.delay(HOST) > 0
+    failed = AutoThrottle(target_concurrency=2.0)
+    failed.observe(HOST, 1.0, None)  # no latency known yet: the backoff holds
+    assert failed.delay(HOST, cap=2) == failed.delay(HOST) > 0
+
+
+def test_steady_host_leases_up_to_its_cap_without_spacing() -> None:
+    from corocrawl._politeness import HostPacing, HostRule
+    from corocrawl._request import Request
+    from corocrawl.frontier import HostQueues
+
+    throttle = AutoThrottle(target_concurrency=2.0)
+    pacing = HostPacing(HostRule(per_host=2), pacer=CrawlPacer(throttle))
+    queues = HostQueues(pacing)
+    for i in range(6):
+        queues.push(i, Request(f"http://a.test/{i}"))
+    host = "a.test:80"
+    for _ in range(30):
+        throttle.observe(host, 0.5, 200)
+    now = 1000.0
+    leases = [queues.pop(now), queues.pop(now)]
+    assert all(lease is not None for lease in leases)
+    assert queues.pop(now) is None  # at its cap
+    queues.release(host, now)
+    assert queues.pop(now) is not None  # a free slot is used at once: no spacing
+    throttle.observe(host, 0.5, 429)
+    queues.release(host, now)
+    assert queues.pop(now) is not None  # this lease reads the backed-off delay...
+    queues.release(host, now)
+    assert queues.pop(now) is None  # ...and moves the host's next-ready time by it
