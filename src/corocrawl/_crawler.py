@@ -223,6 +223,10 @@ class Crawler:
         if redis is not None:
             if db is not None:
                 raise ConfigError("give db= or redis=, not both: a shared crawl lives in Redis")
+            if fresh:
+                # Clearing a crawl other workers may be running is not one worker's call.
+                raise ConfigError("fresh (--fresh) starts a stored crawl over; to start a "
+                                  "shared crawl over, give it a new crawl_name (--crawl-name)")
             return await self._crawl_shared(redis, crawl_name, output)
         if db is not None:
             return await self._crawl_stored(Path(db), fresh, output)

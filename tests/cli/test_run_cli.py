@@ -317,3 +317,14 @@ def test_log_json_in_a_missing_folder_is_refused_before_loading(
                  "--log-json", str(tmp_path / "nope" / "events.jsonl")])
     assert code == 2
     assert "folder" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("command", ["run", "crawl"])
+def test_fresh_with_redis_is_one_line_not_a_silent_no_op(
+    command: str, spider: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Port 1 on loopback: the error must come before any connection is tried.
+    target = [str(spider)] if command == "run" else ["http://127.0.0.1:1/"]
+    code = main([command, *target, "--redis", "redis://127.0.0.1:1/0", "--fresh"])
+    assert code == 2
+    assert "new crawl_name (--crawl-name)" in one_line_error(capsys)

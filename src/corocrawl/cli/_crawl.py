@@ -151,6 +151,9 @@ def run(args: Settings) -> int:
         config = dataclasses.replace(config, **changes)
     check_log_json(args.log_json)
     if shared is not None:
+        if args.fresh:
+            raise UsageError("fresh (--fresh) starts a stored crawl over; to start a "
+                             "shared crawl over, give it a new crawl_name (--crawl-name)")
         crawl = GenericCrawl(options, config=config, redis=shared)
     else:
         # The SQLite store makes the crawl resumable: run the same command again after
