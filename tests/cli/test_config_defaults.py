@@ -50,3 +50,14 @@ def test_config_shows_the_defaults_help_promises(
     promised = _help_defaults(command, capsys)
     for flag in ("--concurrency", "--per-host", "--processes", "--retries", "--timeout"):
         assert float(promised[flag]) == float(rows[flag]), flag
+
+
+def test_config_warns_once_about_an_unknown_variable(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COROCRAWL_CONCURENCY", "3")
+    _config_rows("crawl", capsys)
+    warnings = [r for r in caplog.records if "COROCRAWL_CONCURENCY" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]

@@ -67,7 +67,8 @@ def run(args: Settings) -> int:
     argv = [args.command, *args.arguments]
     if args.sources.get("config") == "flag --config":  # else COMMAND finds it as it would
         argv += ["--config", args.config]
-    settings = resolve_settings(parser, argv, os.environ, Path.cwd())
+    # The environment was checked (and warned about) when `config` itself resolved.
+    settings = resolve_settings(parser, argv, os.environ, Path.cwd(), warn_env=False)
     if args.command == "run" and settings.spider:
         settings = _with_spider_file(settings, settings.spider)
 

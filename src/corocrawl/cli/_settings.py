@@ -277,8 +277,13 @@ def resolve_settings(
     argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
+    *,
+    warn_env: bool = True,
 ) -> Settings:
     """Parse ``argv`` with ``parser`` and resolve the chosen command's settings.
+
+    ``warn_env`` False: no warning about unknown ``COROCRAWL_*`` variables (for a
+    second resolution of the same environment, as ``corocrawl config`` makes).
 
         >>> settings = resolve_settings(build_parser(), ["douban"], os.environ, Path.cwd())
         >>> settings.sources["concurrency"]
@@ -300,6 +305,7 @@ def resolve_settings(
     return resolve(
         declared, flags, command=command, env=env, cwd=here, config=config_given,
         all_keys=_all_keys(parser), commands=set(parser.commands), extra=others,
+        warn_env=warn_env,
     )
 
 
@@ -314,6 +320,7 @@ def resolve(
     all_keys: Mapping[str | None, set[str]] | None = None,
     commands: set[str] | None = None,
     extra: Mapping[str, Any] | None = None,
+    warn_env: bool = True,
 ) -> Settings:
     """The one resolver: ``declared`` settings layered with the config file, the
     environment and the ``flags`` given (name → value, already converted).
@@ -342,7 +349,7 @@ def resolve(
         key = variable[len(ENV_PREFIX) :].lower()
         setting = options.get(key)
         if setting is None:
-            if key not in known:
+            if key not in known and warn_env:
                 logger.warning("ignoring %s: no corocrawl command has an option %r%s",
                                variable, key, _hint(key, known))
             continue
