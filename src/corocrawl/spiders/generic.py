@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from .._archive import PageSaver, WarcArchive
+from .._archive import PageSaver, WarcArchive, url_path_of
 from .._config import CrawlConfig
 from .._crawler import Crawler
 from .._engine import FETCH, SKIP, Admission
@@ -65,7 +65,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PAGE_FIELDS", "CrawlResult", "GenericCrawl", "GenericOptions", "page_host"]
+__all__ = [
+    "PAGE_FIELDS", "CrawlResult", "GenericCrawl", "GenericOptions", "page_host", "url_path_of",
+]
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 #: Bytes sniffed to tell a binary body (image, archive) from text.
