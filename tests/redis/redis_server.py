@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 REDIS_SERVER = (
@@ -72,3 +73,28 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+def run_workers(
+    commands: Sequence[Sequence[str]], *, cwd: Path, env: Mapping[str, str], timeout: float = 120
+) -> list[str]:
+    """Run worker processes side by side to the end; each must exit 0. Their stderr.
+
+    A worker still running after ``timeout`` (or when another fails to start) is
+    killed by its PID, so a hung shared crawl fails the test instead of hanging it.
+    """
+    workers = [
+        subprocess.Popen(list(command), cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    try:
+        results = [worker.communicate(timeout=timeout) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate(timeout=10)
+    for worker, (_, err) in zip(workers, results, strict=True):
+        assert worker.returncode == 0, err
+    return [err for _, err in results]

@@ -23,6 +23,8 @@ import corocrawl
 from corocrawl.spiders._pagestore import read_pages
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the crawl package
+from redis_server import run_workers
+
 from crawl.site import TrapSite
 
 SRC = Path(corocrawl.__file__).resolve().parents[1]
@@ -81,20 +83,7 @@ def test_two_redis_workers_and_collect_match_one_process(
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     worker_args = ["crawl", *starts, "--redis", redis_url, "--crawl-name", "site",
                    *FAST_FLAGS]
-    workers = [
-        subprocess.Popen([sys.executable, "-m", "corocrawl", *worker_args], cwd=tmp_path,
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    try:
-        results = [worker.communicate(timeout=120) for worker in workers]
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.communicate(timeout=10)
-    for worker, (_, err) in zip(workers, results, strict=True):
-        assert worker.returncode == 0, err
+    run_workers([[sys.executable, "-m", "corocrawl", *worker_args]] * 2, cwd=tmp_path, env=env)
     assert not (tmp_path / "corocrawl.db").exists()  # a worker keeps nothing locally
 
     shared = tmp_path / "shared.db"

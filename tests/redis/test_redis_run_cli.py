@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from redis_server import run_workers
+
 import corocrawl
 from corocrawl.demo import DemoConfig, DemoServerThread, expected_items
 
@@ -47,23 +49,9 @@ def test_two_workers_and_collect_give_the_exact_items(redis_url: str, tmp_path: 
     config = DemoConfig(movies=MOVIES, cities=("beijing",), latency=(0.005, 0.02), seed=3)
     with DemoServerThread(config) as replica:
         start = replica.url("/cinema/later/beijing/")
-        workers = [
-            subprocess.Popen(
-                corocrawl_command("run", str(spider), "--redis", redis_url, "--crawl-name",
-                                  "films", "--start-url", start, "-q"),
-                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True)
-            for _ in range(2)
-        ]
-        try:
-            results = [w.communicate(timeout=120) for w in workers]
-        finally:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.kill()
-                    worker.communicate(timeout=10)
-        for worker, (_, err) in zip(workers, results, strict=True):
-            assert worker.returncode == 0, err
+        worker = corocrawl_command("run", str(spider), "--redis", redis_url, "--crawl-name",
+                                   "films", "--start-url", start, "-q")
+        run_workers([worker] * 2, cwd=tmp_path, env=env)
 
     out = tmp_path / "films.jsonl"
     collect = subprocess.run(
