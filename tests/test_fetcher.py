@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
 from corocrawl import CrawlConfig, Request
 from corocrawl._fetcher import IDLE_SOCKETS_SLACK, Fetcher, PooledConnector
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+@asynccontextmanager
+async def many_hosts(page: Handler, count: int) -> AsyncIterator[list[int]]:
+    """One app answering ``/`` on ``count`` loopback ports (each port a host); the ports."""
+    app = web.Application()
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    ports = []
+    try:
+        for _ in range(count):
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            ports.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        yield ports
+    finally:
+        await runner.cleanup()
 
 
 async def test_idle_sockets_to_many_hosts_are_capped() -> None:
@@ -18,16 +40,7 @@ async def test_idle_sockets_to_many_hosts_are_capped() -> None:
         open_sockets.add(request.transport)
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    ports = []
-    try:
-        for _ in range(40):  # 40 hosts: one port each
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            ports.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    async with many_hosts(page, 40) as ports:
         config = dataclasses.replace(CrawlConfig(), concurrency=4)
         async with Fetcher(config) as fetcher:
             for port in ports:
@@ -41,8 +54,6 @@ async def test_idle_sockets_to_many_hosts_are_capped() -> None:
             await fetcher.fetch(Request(f"http://127.0.0.1:{ports[-1]}/"))
             assert len(open_sockets) == before
         assert len(open_sockets) == 40
-    finally:
-        await runner.cleanup()
 
 
 async def test_new_connections_make_room_among_idle_sockets() -> None:
@@ -58,16 +69,7 @@ async def test_new_connections_make_room_among_idle_sockets() -> None:
         await all_in_flight.wait()  # the four of a batch answer together
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    ports = []
-    try:
-        for _ in range(24):
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            ports.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    async with many_hosts(page, 24) as ports:
         config = dataclasses.replace(CrawlConfig(), concurrency=4)
         async with Fetcher(config) as fetcher:
             connector = fetcher.session.connector  # type: ignore[assignment]
@@ -80,5 +82,3 @@ async def test_new_connections_make_room_among_idle_sockets() -> None:
                 assert connector.open_sockets() <= 4 + IDLE_SOCKETS_SLACK
         assert len(seen_open) == 24
         assert max(seen_open) <= 4 + IDLE_SOCKETS_SLACK
-    finally:
-        await runner.cleanup()
