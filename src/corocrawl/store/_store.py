@@ -330,6 +330,11 @@ class SqliteFrontier:
             if lease is not None:
                 return lease
             async with self._refill_lock:
+                # A refill we waited for may have buffered work: take it rather
+                # than pass over its (now busy) site in a scan of the whole queue.
+                lease = self._pop()
+                if lease is not None:
+                    return lease
                 busy = orjson.dumps(self._buffer.busy_sites(_PER_SITE)).decode()
                 if self._worth_querying(busy):
                     await self._refill(busy)
