@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from corocrawl._request import Request
-from corocrawl.frontier import Frontier, FrontierCounts, Outcome
+from corocrawl.frontier import FixedPacing, Frontier, FrontierCounts, Outcome
 from corocrawl.sinks import ItemSink
 from corocrawl.store import SqliteStore
 
@@ -220,6 +221,41 @@ async def test_many_workers_lease_each_request_once(db: Path) -> None:
                 group.create_task(worker(n))
         assert len(seen) == len(set(seen)) == 400
         assert await f.counts() == FrontierCounts(0, 0, 400, 0)
+
+
+async def test_a_one_site_queue_at_its_cap_is_read_once_not_per_settle(db: Path) -> None:
+    """Issue 13's regression: with the only site at its cap, every lease that found
+    nothing re-ran the pass-over-busy-sites query, which reads every queued row of
+    that site (1,000,000 queued: 901 lease+settle/s). Once it has found nothing, more
+    rows of the same site do not make it worth running again; a row of another site does.
+    """
+    async with SqliteStore(db, prefetch=16) as store:
+        f = store.frontier
+        f.pacing = FixedPacing(per_host=2)
+        await f.add([req(f"p{i}") for i in range(500)])
+        statements: list[str] = []
+
+        def trace(conn: sqlite3.Connection, deltas: object) -> None:
+            conn.set_trace_callback(statements.append)
+
+        await store.writer.run(trace)
+        leased: list[str] = []
+        for round_ in range(100):
+            leases = [lease for _ in range(3) if (lease := await f.lease(0)) is not None]
+            assert len(leases) == 2  # the cap, never more
+            leased += [lease.request.url for lease in leases]
+            await f.settle([Outcome(lease, "done", children=[req(f"c{round_}-{i}")])
+                            for i, lease in enumerate(leases)])
+        passes_over = [s for s in statements if "json_each" in s]
+        assert len(passes_over) <= 2, len(passes_over)
+        assert len(leased) == len(set(leased)) == 200
+
+        other = Request("http://other.test/x", callback="page")
+        held = [lease for _ in range(3) if (lease := await f.lease(0)) is not None]
+        assert len(held) == 2
+        await f.add([other])
+        got = await f.lease(0)  # site.test is at its cap: the new site's row is found
+        assert got is not None and got.request.url == other.url
 
 
 async def test_fresh_wipes_the_crawl_and_says_so(db: Path, caplog: pytest.LogCaptureFixture,

@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import orjson
 from .._exceptions import StorageError
 from .._request import Request
 from ..frontier import UNLIMITED, FrontierCounts, HostPacing, HostQueues, Lease, Outcome
+from ..frontier._hosts import site_of_url
 from ..sinks import KeyedItem
 from . import _schema
 from ._errors import translate, unusable_path
@@ -229,6 +230,7 @@ class SqliteStore:
             deltas[PENDING] += count
             return count
 
+        self.frontier._note_queued(None)
         return await self.writer.run(_requeue)
 
     async def integrity_check(self) -> str:
@@ -256,13 +258,17 @@ class SqliteFrontier:
         self._last_refill = 0.0
         self._refill_lock = asyncio.Lock()
         self._work = asyncio.Event()
+        # What a refill that found nothing proved: no ready row on disk outside
+        # the sites it passed over (``_clear``; None: nothing known), and when
+        # the earliest delayed row falls due (``_next_ready``). Taking rows keeps
+        # it true; rows queued on other sites (``_queued_sites``, None: any
+        # site) or a delayed row falling due end it. Until then a refill that
+        # passes over at least those sites is skipped: it would find nothing,
+        # after reading every row of the sites it passes over (the whole queue
+        # of a one-site crawl whose host is at its cap).
+        self._clear: frozenset[str] | None = None
         self._next_ready: float | None = None
-        # Bumped whenever pending work appears or a host frees up; a refill that
-        # found nothing records the generation it saw, and idle leases skip the
-        # query until the generation moves or a delayed retry falls due.
-        self._generation = 0
-        self._empty_generation = -1
-        self._empty_busy = "[]"  # the busy sites a refill that found nothing passed over
+        self._queued_sites: set[str] | None = set()
 
     @property
     def pacing(self) -> HostPacing:
@@ -278,19 +284,30 @@ class SqliteFrontier:
         self._holding.clear()
         self._refill_size = _MIN_REFILL
         self._last_refill = 0.0
+        self._clear = None
         self._next_ready = None
-        self._empty_generation = -1
+        self._queued_sites = set()
         # Fresh primitives: the store may be reopened under another event loop.
         self._refill_lock = asyncio.Lock()
         self._work = asyncio.Event()
 
     def _wake(self) -> None:
-        self._generation += 1
         self._work.set()
 
-    def _worth_querying(self, busy: str) -> bool:
-        if self._empty_generation != self._generation or busy != self._empty_busy:
-            return True  # new rows, or a site passed over last time is free again
+    def _note_queued(self, sites: Iterable[str] | None) -> None:
+        """Every operation that may make rows of ``sites`` (None: any) pending calls
+        this before it is submitted, or a refill may be skipped while they wait."""
+        if sites is None:
+            self._queued_sites = None
+        elif self._queued_sites is not None:
+            self._queued_sites.update(sites)
+
+    def _worth_querying(self, busy_sites: list[str]) -> bool:
+        """False if a refill passing over ``busy_sites`` is known to find nothing."""
+        if self._clear is None or self._queued_sites is None:
+            return True
+        if not (self._clear <= set(busy_sites) and self._queued_sites <= set(busy_sites)):
+            return True  # a site it would not pass over may have ready rows
         return self._next_ready is not None and self._next_ready <= time.time()
 
     async def open(self) -> None:
@@ -304,6 +321,7 @@ class SqliteFrontier:
         if not requests:
             return 0
         rows = [_request_row(request) for request in requests]
+        self._note_queued({site_of_url(request.url) for request in requests})
 
         def _add(conn: sqlite3.Connection, deltas: Deltas) -> int:
             added = _insert_requests(conn, rows)
@@ -335,9 +353,9 @@ class SqliteFrontier:
                 lease = self._pop()
                 if lease is not None:
                     return lease
-                busy = orjson.dumps(self._buffer.busy_sites(_PER_SITE)).decode()
-                if self._worth_querying(busy):
-                    await self._refill(busy)
+                busy_sites = self._buffer.busy_sites(_PER_SITE)
+                if self._worth_querying(busy_sites):
+                    await self._refill(busy_sites)
             lease = self._pop()
             if lease is not None:
                 return lease
@@ -378,8 +396,10 @@ class SqliteFrontier:
             self._refill_size = max(_MIN_REFILL, self._refill_size // 2)
         return min(self._refill_size, self._store.prefetch)
 
-    async def _refill(self, busy: str) -> None:
-        generation = self._generation
+    async def _refill(self, busy_sites: list[str]) -> None:
+        busy = orjson.dumps(busy_sites).decode()
+        # Rows queued before this point are seen by the query (the writer runs in order).
+        queued_before, self._queued_sites = self._queued_sites, set()
         limit = self._next_refill_size()
         now = time.time()
 
@@ -390,17 +410,31 @@ class SqliteFrontier:
             # Runs even if this lease() was cancelled: the rows are in flight on disk.
             for row_id, request in refill.leased:
                 self._buffer.push(row_id, request)
-            self._next_ready = refill.next_ready
-            self._empty_generation = -1 if refill.leased else generation
-            self._empty_busy = busy
+            if not refill.leased:
+                self._clear = frozenset(busy_sites)
+                self._next_ready = refill.next_ready
+                return
+            # Rows were taken: what was proved before still holds, unless a
+            # delayed row fell due (this refill may have left some of them).
+            if self._next_ready is not None and self._next_ready <= now:
+                self._clear = self._next_ready = None
+            if queued_before is None or self._queued_sites is None:
+                self._queued_sites = None
+            else:
+                self._queued_sites |= queued_before
 
-        await self._store.writer.run(_select, _then)
+        try:
+            await self._store.writer.run(_select, _then)
+        except BaseException:
+            self._queued_sites = None  # unknown whether the query saw those rows
+            raise
 
     async def settle(self, outcomes: Sequence[Outcome]) -> None:
         """Add the outcomes' children and mark each request done/failed/retry, atomically."""
         if not outcomes:
             return
         children: list[_RequestRow] = []
+        sites: set[str] = set()
         marks: list[_Mark] = []
         now = time.time()
         for outcome in outcomes:
@@ -412,12 +446,14 @@ class SqliteFrontier:
             await self.release(lease)
             request = lease.request
             children.extend(_request_row(child) for child in outcome.children)
+            sites.update(site_of_url(child.url) for child in outcome.children)
             mark: tuple[int, int, float | None, str | None, str | None]
             if outcome.state == "done":
                 mark = (DONE, request.attempt, None, None, outcome.error)
             elif outcome.state == "failed":
                 mark = (FAILED, request.attempt, None, None, outcome.error)
             elif outcome.state == "retry":
+                sites.add(site_of_url(request.url))
                 mark = (PENDING, request.attempt, request.not_before,
                         _dumps_request(request), outcome.error)
             else:
@@ -428,6 +464,7 @@ class SqliteFrontier:
             deltas[PENDING] += _insert_requests(conn, children)
             _mark_rows(conn, deltas, marks, now)
 
+        self._note_queued(sites)
         await self._store.writer.run(_settle)
 
     async def has_pending(self) -> bool:
