@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from yarl import URL
 
 from corocrawl import Request
 from corocrawl._exceptions import InvalidURL
-from corocrawl._request import canonical_url, parse_url
+from corocrawl._request import canonical_url, host_key, parse_url
 
 
 @pytest.mark.parametrize(
@@ -79,3 +82,36 @@ def test_wire_round_trip_names_the_callback() -> None:
 def test_malformed_wire_data_is_rejected(junk: object) -> None:
     with pytest.raises(ValueError):
         Request.from_dict(junk)  # type: ignore[arg-type]
+
+
+def _yarl_host(url: str) -> str:
+    parsed = URL(url)
+    return f"{parsed.host}:{parsed.port}"
+
+
+@pytest.mark.parametrize("url", [
+    "https://movie.douban.com/subject/1/", "http://a.com", "http://a.com?x=1", "http://a.com#f",
+    "http://a.com:80/", "http://a.com:00080/", "https://A.com/", "HTTP://a.com/",
+    "http://127.0.0.1:8080/", "http://[::1]:8080/", "http://u:p@a.com/", "http://a.com:/",
+    "http://xn--bcher-kva.example/", "http://bücher.example/", "http://a.com./",
+    "http://a.com:0/", "http://a_b.com/", "http://a.com%2e/", "ws://a.com/",
+])
+def test_host_key_is_yarls_host_and_port(url: str) -> None:
+    assert host_key(url) == _yarl_host(url) == Request(url).host
+
+
+def test_host_key_agrees_with_yarl_on_odd_urls() -> None:
+    """The string fast path must give every URL the same slot key yarl would, or fail alike."""
+    rng = random.Random(13)
+    alphabet = "aZ09.-_:@[]%/?#x"
+    for _ in range(20_000):
+        url = (rng.choice(["http://", "https://", "ftp://", "HTTP://"])
+               + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+               + rng.choice(["", "/", "/p?q#f"]))
+        try:
+            expected = _yarl_host(url)
+        except (ValueError, IndexError) as exc:  # yarl raises IndexError on a few
+            with pytest.raises(type(exc)):
+                host_key(url)
+            continue
+        assert host_key(url) == expected, url
