@@ -107,8 +107,13 @@ async def bench_dedup(url: str, urls: int) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     again = await frontier.add([Request("https://movie.douban.com/subject/7/?from=showing")])
     await frontier.close()
-    # Drop the queue so only the dedup buckets remain, then measure.
-    await client.delete(keys.pending, keys.data, keys.prio, keys.delayed, keys.seq, keys.workers)
+    # Drop everything but the dedup buckets (the queue is per host now: hq:<host>,
+    # rhost, hosts ...), then measure.
+    buckets_prefix = keys.prefix + "s:"
+    others = [key async for key in client.scan_iter(match=keys.prefix + "*", count=1000)
+              if not key.decode().startswith(buckets_prefix)]
+    for start in range(0, len(others), 500):
+        await client.delete(*others[start:start + 500])
     await client.execute_command("MEMORY", "PURGE")
     after = (await client.info("memory"))["used_memory"]
     buckets = 0
