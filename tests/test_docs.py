@@ -27,6 +27,7 @@ import pytest
 
 import corocrawl
 from corocrawl.demo import DemoConfig, DemoServerThread
+from redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = Path(corocrawl.__file__).resolve().parents[1]
@@ -150,18 +151,10 @@ def test_every_block_runs(doc: Path, replica: DemoServerThread, tmp_path: Path,
 
 
 @pytest.fixture
-def docs_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A redis-server of the test's own for the docs that use one (skips without it)."""
-    sys.path.insert(0, str(Path(__file__).with_name("redis")))
-    try:
-        from redis_server import REDIS_SERVER, RedisServer
-    finally:
-        sys.path.pop(0)
-    if not Path(REDIS_SERVER).exists():
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(tmp_path_factory.mktemp("docs-redis"))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+def docs_redis_url(redis_server: RedisServer) -> str:
+    """The session's redis-server (tests/conftest.py), flushed, for the docs that use one."""
+    import redis
+
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    return redis_server.url

@@ -1,17 +1,12 @@
-"""A real redis-server for the Redis tests, started on a free loopback port.
+"""The Redis tests: without the redis package they are not collected (loudly).
 
-Without the binary the tests skip with a loud reason; in CI (``CI=true``) a
-missing redis-server is a failure, because CI must run these tests.
+The redis-server fixtures (``redis_server``, ``redis_url``, ``own_redis_server``)
+are in tests/conftest.py, shared with the frontier contract suite and the docs.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
-from redis_server import REDIS_SERVER, RedisServer
 
 try:
     import redis  # noqa: F401  (the [redis] extra)
@@ -27,50 +22,3 @@ except ImportError:  # pragma: no cover - only without the extra
         file=sys.stderr,
     )
     collect_ignore_glob = ["test_*.py"]
-
-
-def _require_binary() -> None:
-    if Path(REDIS_SERVER).exists():
-        return
-    message = (
-        f"redis-server not found at {REDIS_SERVER}: install Debian's redis-server "
-        "(apt-get install redis-server) to run the Redis tests"
-    )
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {message}", pytrace=False)
-    pytest.skip(f"SKIPPING REDIS TESTS: {message}")
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A redis-server shared by the session; tests use distinct crawl names or flush."""
-    _require_binary()
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server for one test that may stop and restart it."""
-    _require_binary()
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
-    """The shared server's URL, flushed before each test."""
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(redis_server.url)
-    await client.flushall()
-    await client.aclose()
-    yield redis_server.url

@@ -1,4 +1,4 @@
-"""A redis-server process the Redis tests start, stop and restart by PID."""
+"""A redis-server process the tests start, stop and restart by PID (fixtures: tests/conftest.py)."""
 
 from __future__ import annotations
 
