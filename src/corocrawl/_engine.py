@@ -241,7 +241,7 @@ class Engine:
                     return Outcome(lease, "retry"), []
                 if not admission.fetch:
                     return Outcome(lease, "done"), []
-            response, failure = await self._fetch(fetcher, request)
+            response, failure = await self._fetch(fetcher, request, host)
             if failure is not None and failure.retry_after is not None \
                     and failure.status in (429, 503):
                 pause = min(failure.retry_after, _MAX_RETRY_AFTER)  # the whole host waits
@@ -258,10 +258,12 @@ class Engine:
         return self._observed(await self._handle(lease, response), response)
 
     async def _fetch(
-        self, fetcher: Fetcher, request: Request
+        self, fetcher: Fetcher, request: Request, host: str
     ) -> tuple[Response | None, FetchError | None]:
-        """The response, or the reason there is no usable one; feeds the throttle."""
-        host = request.host
+        """The response, or the reason there is no usable one; feeds the throttle.
+
+        ``host`` is the lease's (``request.host`` would parse the URL again).
+        """
         self.stats.requests += 1
         response: Response | None = None
         started = time.monotonic()
