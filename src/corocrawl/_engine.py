@@ -469,23 +469,22 @@ class Engine:
             if first is None:
                 break
             batch = [first]
-            deadline = time.monotonic() + cfg.commit_interval
-            while len(batch) < cfg.commit_batch:
-                try:
-                    nxt = self._results.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        async with asyncio.timeout(remaining):
+            # One deadline for the whole batch, not an asyncio.timeout per result
+            # awaited: each is a timer armed and cancelled, about one per page.
+            # Queue.get is cancellation-safe: a result is never lost to the timeout.
+            try:
+                async with asyncio.timeout(cfg.commit_interval):
+                    while len(batch) < cfg.commit_batch:
+                        if self._results.empty():
                             nxt = await self._results.get()
-                    except TimeoutError:
-                        break
-                if nxt is None:
-                    closing = True
-                    break
-                batch.append(nxt)
+                        else:
+                            nxt = self._results.get_nowait()
+                        if nxt is None:
+                            closing = True
+                            break
+                        batch.append(nxt)
+            except TimeoutError:
+                pass
             await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[Outcome, list[KeyedItem]]]) -> None:
