@@ -120,7 +120,10 @@ def _resolve(base: str, href: str | None) -> str | None:
         return None
     try:
         if href.startswith(("https://", "http://")):
-            urlsplit(href)  # only to reject what urljoin would (a broken "http://[x/")
+            # urlsplit only to reject what urljoin would (a broken "http://[x/"): it
+            # raises only for brackets or a non-ASCII netloc, so the common href skips it.
+            if not href.isascii() or "[" in href or "]" in href:
+                urlsplit(href)
             return href  # the common case: skip urljoin's parse-and-rebuild
         return urljoin(base, href)
     except ValueError:
