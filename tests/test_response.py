@@ -24,8 +24,12 @@ def response(html: str, content_type: str = "text/html; charset=utf-8") -> Respo
         ('<base target="_top"><base href="/d/">', "http://site.test/d/x"),  # the one with href
     ],
 )
-def test_urljoin_honours_base_href(html: str, joined: str) -> None:
-    assert response(html).urljoin("x") == joined
+@pytest.mark.parametrize("parsed_first", [False, True])
+def test_urljoin_honours_base_href(html: str, joined: str, parsed_first: bool) -> None:
+    resp = response(html)
+    if parsed_first:  # a callback that selected nodes before following links
+        assert resp.dom is not None
+    assert resp.urljoin("x") == joined
 
 
 def test_base_href_in_a_non_utf8_page() -> None:

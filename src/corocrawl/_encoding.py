@@ -9,7 +9,9 @@ decode cleanly with it: real pages lie (a GBK page re-saved under
 from __future__ import annotations
 
 import codecs
+import functools
 import re
+from collections.abc import Iterator
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -75,8 +77,12 @@ def _normalise(label: str | None) -> str | None:
     return _CODEC_SUPERSETS.get(name, name)
 
 
+@functools.lru_cache(maxsize=256)
 def header_charset(content_type: str | None) -> str | None:
-    """The charset named in a Content-Type header, normalised, or None."""
+    """The charset named in a Content-Type header, normalised, or None.
+
+    Cached: a crawl sees a handful of distinct Content-Type values, once per page.
+    """
     if not content_type:
         return None
     match = _HEADER_CHARSET.search(content_type)
@@ -165,6 +171,14 @@ def _multibyte_guess(body: bytes) -> str | None:
     return max(shares, key=lambda n: shares[n][0])
 
 
+def _declared(body: bytes, content_type: str | None) -> Iterator[str | None]:
+    """The charsets to try in order; lazily, so that the ``<meta>`` is searched for
+    only when the header's charset did not decode (most pages stop at the first)."""
+    yield header_charset(content_type)
+    yield meta_charset(body)
+    yield "utf-8"
+
+
 def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]:
     """Decode ``body``; return ``(text, encoding_used)``.
 
@@ -175,7 +189,7 @@ def decode_body(body: bytes, content_type: str | None = None) -> tuple[str, str]
         if body.startswith(bom):
             return body[len(bom):].decode(name, "replace"), name
     tried: list[str] = []
-    for candidate in (header_charset(content_type), meta_charset(body), "utf-8"):
+    for candidate in _declared(body, content_type):
         if candidate is None or candidate in tried:
             continue
         tried.append(candidate)

@@ -241,7 +241,7 @@ class Engine:
                     return Outcome(lease, "retry"), []
                 if not admission.fetch:
                     return Outcome(lease, "done"), []
-            response, failure = await self._fetch(fetcher, request)
+            response, failure = await self._fetch(fetcher, request, host)
             if failure is not None and failure.retry_after is not None \
                     and failure.status in (429, 503):
                 pause = min(failure.retry_after, _MAX_RETRY_AFTER)  # the whole host waits
@@ -258,10 +258,12 @@ class Engine:
         return self._observed(await self._handle(lease, response), response)
 
     async def _fetch(
-        self, fetcher: Fetcher, request: Request
+        self, fetcher: Fetcher, request: Request, host: str
     ) -> tuple[Response | None, FetchError | None]:
-        """The response, or the reason there is no usable one; feeds the throttle."""
-        host = request.host
+        """The response, or the reason there is no usable one; feeds the throttle.
+
+        ``host`` is the lease's (``request.host`` would parse the URL again).
+        """
         self.stats.requests += 1
         response: Response | None = None
         started = time.monotonic()
@@ -467,23 +469,22 @@ class Engine:
             if first is None:
                 break
             batch = [first]
-            deadline = time.monotonic() + cfg.commit_interval
-            while len(batch) < cfg.commit_batch:
-                try:
-                    nxt = self._results.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        async with asyncio.timeout(remaining):
+            # One deadline for the whole batch, not an asyncio.timeout per result
+            # awaited: each is a timer armed and cancelled, about one per page.
+            # Queue.get is cancellation-safe: a result is never lost to the timeout.
+            try:
+                async with asyncio.timeout(cfg.commit_interval):
+                    while len(batch) < cfg.commit_batch:
+                        if self._results.empty():
                             nxt = await self._results.get()
-                    except TimeoutError:
-                        break
-                if nxt is None:
-                    closing = True
-                    break
-                batch.append(nxt)
+                        else:
+                            nxt = self._results.get_nowait()
+                        if nxt is None:
+                            closing = True
+                            break
+                        batch.append(nxt)
+            except TimeoutError:
+                pass
             await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[Outcome, list[KeyedItem]]]) -> None:

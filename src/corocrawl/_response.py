@@ -75,7 +75,11 @@ class NestingScan:
     def slices(self) -> Iterator[None]:
         """Scan a slice per step; stop early once ``reason`` is set."""
         body = self._body
-        if body.count(b"<") < MAX_NESTING:
+        # Nesting MAX_NESTING deep takes at least that many "<". They are counted by
+        # deleting up to MAX_NESTING of them: bytes.replace finds each with memchr,
+        # bytes.count tests every byte (callgrind on a 57 KB page with 1,775 "<":
+        # 169,000 instructions against 295,000).
+        if len(body) - len(body.replace(b"<", b"", MAX_NESTING)) < MAX_NESTING:
             return
         text = body.lower()
         pos = 0
@@ -202,10 +206,11 @@ class Response:
     def base_url(self) -> URL:
         """The URL relative links resolve against: ``<base href>`` if present."""
         url = URL(self.url)
-        if self.encoding == "utf-8" and _BASE_TAG.search(self.body) is None:
-            # No "<base" in the (ASCII-compatible) bytes, so no <base> element: skip
-            # the query, which walks the whole document (0.4 ms on a 44 KB page
-            # against ~0.05 ms for the byte search).
+        if "dom" not in self.__dict__ and self.encoding == "utf-8" \
+                and _BASE_TAG.search(self.body) is None:
+            # No "<base" in the (ASCII-compatible) bytes, so no <base> element: a page
+            # not parsed yet need not be. Once it is, the query is the cheaper test
+            # (on a 57 KB page 0.04 ms against 0.08 ms for the byte search).
             return url
         base = self.dom.css_first("base[href]")
         href = base.attributes.get("href") if base is not None else None

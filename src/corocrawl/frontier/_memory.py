@@ -174,6 +174,9 @@ class MemoryFrontier:
         return None
 
     async def release(self, lease: Lease, *, pause: float = 0.0) -> None:
+        self._release(lease, pause)
+
+    def _release(self, lease: Lease, pause: float = 0.0) -> None:
         if lease.token in self._holding:
             self._holding.discard(lease.token)
             self._queues.release(lease.host, time.time(), pause)
@@ -185,7 +188,7 @@ class MemoryFrontier:
             if self._leased.pop(lease.token, None) is None:
                 log.warning("settled a lease this frontier does not hold: %s", lease.request.url)
                 continue
-            await self.release(lease)
+            self._release(lease)  # a no-op once the worker released it
             self._add_new(outcome.children)
             if outcome.state == "done":
                 self._done += 1

@@ -19,6 +19,7 @@ the remaining ``li`` are assigned by position.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -120,11 +121,33 @@ def _resolve(base: str, href: str | None) -> str | None:
         return None
     try:
         if href.startswith(("https://", "http://")):
-            urlsplit(href)  # only to reject what urljoin would (a broken "http://[x/")
+            # urlsplit only to reject what urljoin would (a broken "http://[x/"): it
+            # raises only for brackets or a non-ASCII netloc, so the common href skips it.
+            if not href.isascii() or "[" in href or "]" in href:
+                urlsplit(href)
             return href  # the common case: skip urljoin's parse-and-rebuild
+        if "/." not in href and _PLAIN_ROOT_PATH.fullmatch(href):
+            site = _site_of(base)
+            if site is not None:
+                return site + href  # what urljoin gives, at an eighth of its cost
         return urljoin(base, href)
     except ValueError:
         return None
+
+
+# A root-relative href ("/subject/1/") that urljoin would take unchanged: not
+# "//host", no ";params", "?query" or "#fragment", no tab or newline (urlsplit
+# drops them) and no "/." (urljoin resolves "." and ".." segments).
+_PLAIN_ROOT_PATH = re.compile(r"/[^/;?#\t\r\n][^;?#\t\r\n]*")
+
+
+@functools.lru_cache(maxsize=256)
+def _site_of(base: str) -> str | None:
+    """``scheme://netloc`` of an http(s) ``base`` as urljoin writes it, or None."""
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _parse_wants(text: str) -> int | None:

@@ -10,6 +10,7 @@ whose detail page fails still has its list fields.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -51,8 +52,12 @@ def list_url(city: str) -> str:
     return LIVE_LIST_URL.format(city=city)
 
 
+@functools.lru_cache(maxsize=1024)
 def douban_host_policy(host: str) -> HostRule | None:
-    """Slow, single-connection politeness for douban's own hosts; defaults elsewhere."""
+    """Slow, single-connection politeness for douban's own hosts; defaults elsewhere.
+
+    Cached (a pure function of the host): the frontier asks it several times a page.
+    """
     return DOUBAN_HOST_RULE if is_douban_host(host) else None
 
 

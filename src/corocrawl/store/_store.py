@@ -376,10 +376,12 @@ class SqliteFrontier:
 
     async def release(self, lease: Lease, *, pause: float = 0.0) -> None:
         """The fetch is over: free the host's slot (the row stays in flight until settled)."""
-        token = int(lease.token)  # type: ignore[call-overload]
+        self._release(int(lease.token), lease.host, pause)  # type: ignore[call-overload]
+
+    def _release(self, token: int, host: str, pause: float = 0.0) -> None:
         if token in self._holding:
             self._holding.discard(token)
-            self._buffer.release(lease.host, time.time(), pause)
+            self._buffer.release(host, time.time(), pause)
             self._work.set()  # the host may be ready, or no longer passed over by a refill
 
     def _next_refill_size(self) -> int:
@@ -443,7 +445,7 @@ class SqliteFrontier:
             if self._leased.pop(row_id, None) is None:
                 log.warning("settled a lease this store does not hold: %s", lease.request.url)
                 continue
-            await self.release(lease)
+            self._release(row_id, lease.host)  # a no-op once the worker released it
             request = lease.request
             children.extend(_request_row(child) for child in outcome.children)
             sites.update(site_of_url(child.url) for child in outcome.children)
