@@ -138,3 +138,35 @@ def test_a_quiet_douban_crawl_loads_no_redis_posters_or_rich(tmp_path: Path) -> 
                               check=True, timeout=120, cwd=tmp_path, env=env)
     assert done.stdout.splitlines()[-2:] == ["exit 0", "loaded:"], done.stdout + done.stderr
     assert len((tmp_path / "m.jsonl").read_text("utf-8").splitlines()) == 5
+
+
+_EXIT_PROBE = """
+import gc, sys
+sys.argv = ["corocrawl", *{argv!r}]
+from corocrawl.cli import console_main
+code = console_main()
+print(code, gc.get_freeze_count() > 0)
+"""
+
+
+@pytest.mark.parametrize(("argv", "frozen"), [
+    (["status", "--db", "missing.db"], True),
+    (["run", "missing_spider.py"], False),  # the user's code: the ordinary exit
+])
+def test_the_program_spares_the_exit_collections_of_its_own_commands(
+    argv: list[str], frozen: bool, tmp_path: Path
+) -> None:
+    """console_main collects once and freezes what is left; main() (tests, library use) never."""
+    code = _EXIT_PROBE.format(argv=argv)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=tmp_path)
+    assert done.stdout.split() == ["2", str(frozen)], done.stdout + done.stderr
+
+
+def test_both_ways_of_running_the_program_use_console_main() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "corocrawl"]
+    assert script.value == "corocrawl.cli:console_main"
+    main_module = Path(corocrawl.__file__).with_name("__main__.py").read_text("utf-8")
+    assert "sys.exit(console_main())" in main_module

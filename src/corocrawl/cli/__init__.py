@@ -16,6 +16,7 @@ all of them. A test checks that ``COMMANDS`` says what each module registers.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -49,6 +50,9 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 #: Top-level options that take a value (the token after them is not a command).
 _VALUE_OPTIONS = frozenset({"--config"})
+#: Commands that run the user's own code (a spider file, shell expressions): those
+#: exit the ordinary way, every garbage collection included (see _spare_exit_collections).
+_RUNS_USER_CODE = frozenset({"run", "config", "shell"})
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 #: What a shell reports for a program stopped by SIGPIPE (128 + 13), e.g. ``… | head``.
@@ -160,6 +164,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> int:
+    """The ``corocrawl`` program (the console script, ``python -m corocrawl``): ``main()``
+    on ``sys.argv``, then a quicker exit for corocrawl's own commands."""
+    arguments = sys.argv[1:]
+    code = main(arguments)
+    if _command_word(arguments) not in _RUNS_USER_CODE:
+        _spare_exit_collections()
+    return code
+
+
+def _spare_exit_collections() -> None:
+    """Leave out the interpreter's garbage collections at exit: ~0.1 s after a crawl.
+
+    At exit CPython sets every module aside and collects the garbage of them all:
+    after a crawl, full collections over ~50,000 objects (aiohttp, asyncio, the
+    engine). One collection here finalises everything already unreachable (files
+    flushed, sockets closed) just as the exit would; ``gc.freeze()`` then keeps
+    the objects still reachable out of the exit's collections. Those are torn
+    down by reference counting as before (a file still open is flushed and
+    closed); only what they hold in reference cycles is left to the OS, which
+    frees the memory anyway. Only corocrawl's own commands do this: their
+    files are closed (stores, exports and logs are closed and fsynced by then).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _reader_went_away() -> int:
     """``corocrawl links --format json | head``: head has read enough and closed the pipe.
 
@@ -174,4 +205,4 @@ def _reader_went_away() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())
