@@ -114,7 +114,7 @@ def test_the_crawling_commands_load_no_redis_report_or_charset_detector() -> Non
 #: Loaded by nothing a plain ``corocrawl douban`` crawl does, from launch to exit.
 _UNUSED_BY_A_CRAWL = ("redis", "corocrawl.redis", "corocrawl.report", "corocrawl.demo",
                       "corocrawl._posters", "matplotlib", "charset_normalizer", "msgpack",
-                      "rich")
+                      "rich", "tomllib", "difflib")  # the last two: no corocrawl.toml, no typo
 
 _CRAWL_PROBE = """
 import sys
