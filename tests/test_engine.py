@@ -248,6 +248,45 @@ async def test_max_pages_and_depth(site: tuple[Site, TestServer]) -> None:
     assert stats.pages == 5
 
 
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+async def test_the_last_commit_ends_the_crawl_not_the_idle_poll(
+    site: tuple[Site, TestServer], store: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle workers are woken by the commit that leaves nothing to do (issue 13).
+
+    With the poll at an hour, a crawl that waited for it would never end: the
+    asyncio.timeout bounds the test, it measures nothing.
+    """
+    from corocrawl import _engine
+
+    monkeypatch.setattr(_engine, "_IDLE_POLL", 3600.0)
+    s, server = site
+    crawler = Crawler(concurrency=8, item_key="url")
+    crawler.handler(titles)
+    crawler.add_start(Request(url(server, "/page/1?limit=16"), titles))
+    async with asyncio.timeout(60):
+        stats = await crawler.crawl(db=tmp_path / "c.db" if store == "sqlite" else None)
+    assert stats.pages == 15 and set(s.hits.values()) == {1}
+    assert len(crawler.items) == 15
+    assert stats.stop_reason is None, "a crawl that ran out of pages was not stopped"
+
+
+async def test_max_pages_is_not_claimed_by_workers_woken_at_the_end(
+    site: tuple[Site, TestServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker cancelled in lease() gives back the page it had reserved."""
+    from corocrawl import _engine
+
+    monkeypatch.setattr(_engine, "_IDLE_POLL", 3600.0)
+    _s, server = site
+    crawler = Crawler(concurrency=8, max_pages=16)
+    crawler.handler(titles)
+    crawler.add_start(Request(url(server, "/page/1?limit=16"), titles))
+    async with asyncio.timeout(60):
+        stats = await crawler.crawl()
+    assert stats.pages == 15 and stats.stop_reason is None
+
+
 async def test_graceful_stop_keeps_what_was_yielded(site: tuple[Site, TestServer]) -> None:
     s, server = site
     crawler = Crawler(concurrency=4, per_host=4)

@@ -1,5 +1,5 @@
 import sys
 
-from corocrawl.cli import main
+from corocrawl.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

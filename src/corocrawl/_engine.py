@@ -69,6 +69,8 @@ BeforeFetch = Callable[[Request, Fetcher], Awaitable[Admission]]
 #: ``--log-json`` watch a crawl, whatever its frontier.
 PageHook = Callable[[Outcome, Response | None, int], None]
 #: Seconds a worker waits for a request before checking whether the crawl is over.
+#: The usual end does not wait for it: the commit that settles the last page
+#: finds nothing left and wakes the idle workers (``_finish_if_drained``).
 _IDLE_POLL = 0.05
 #: The longest Retry-After we wait for; past it the request fails instead.
 _MAX_RETRY_AFTER = 600.0
@@ -112,6 +114,7 @@ class Engine:
         )
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
         self._leased = 0
         self._blocked_hosts: set[str] = set()
         self._fatal: BaseException | None = None
@@ -153,11 +156,12 @@ class Engine:
                 if self.pool is not None:
                     group.create_task(self.pool.serve(), name="callback-pool")
                 committer = group.create_task(self._committer(), name="committer")
-                workers = [
+                self._workers = workers = [
                     group.create_task(self._worker(fetcher), name=f"worker-{i}")
                     for i in range(self.config.concurrency)
                 ]
                 await self._wait_for(workers)
+                self._note_max_pages()
                 await self._results.put(None)
                 await committer
                 if self.pool is not None:
@@ -171,6 +175,17 @@ class Engine:
         if self._fatal is not None:
             raise self._fatal
         return self.stats
+
+    def _note_max_pages(self) -> None:
+        """Say the crawl stopped at ``max_pages`` if it did.
+
+        Asked once every worker is done, when ``_leased`` counts the requests
+        handed out: a worker waiting in ``lease()`` holds a reservation, and a
+        crawl that ran out of pages with one outstanding did not hit the limit.
+        """
+        max_pages = self.config.max_pages
+        if max_pages is not None and self._leased >= max_pages:
+            self.stats.stop_reason = self.stats.stop_reason or f"max_pages={max_pages} reached"
 
     def _close_pool(self) -> None:
         if self.pool is not None:
@@ -212,6 +227,9 @@ class Engine:
                 self._leased -= 1
                 self._storage_failed(exc)
                 break
+            except asyncio.CancelledError:  # the crawl is over (_finish_if_drained)
+                self._leased -= 1
+                raise
             if lease is None:
                 self._leased -= 1
                 if self._results.empty() and not await frontier.has_pending():
@@ -223,8 +241,6 @@ class Engine:
             finally:
                 self.stats.in_flight -= 1
             await self._results.put(result)
-        if max_pages is not None and self._leased >= max_pages:
-            self.stats.stop_reason = self.stats.stop_reason or f"max_pages={max_pages} reached"
 
     async def _process(self, fetcher: Fetcher, lease: Lease) -> tuple[Outcome, list[KeyedItem]]:
         """Fetch one request and run its callback; never raises for a bad page."""
@@ -476,6 +492,11 @@ class Engine:
                 async with asyncio.timeout(cfg.commit_interval):
                     while len(batch) < cfg.commit_batch:
                         if self._results.empty():
+                            if not self.stats.in_flight:
+                                # No page is being fetched or parsed: nothing more is
+                                # coming soon, and the workers may be waiting for this
+                                # batch's links.
+                                break
                             nxt = await self._results.get()
                         else:
                             nxt = self._results.get_nowait()
@@ -486,6 +507,24 @@ class Engine:
             except TimeoutError:
                 pass
             await self._commit(batch)
+            await self._finish_if_drained()
+
+    async def _finish_if_drained(self) -> None:
+        """End the crawl now if no page is in the works and the frontier is empty.
+
+        Then every worker is waiting in ``lease()`` for a request that cannot
+        come (none is pending or leased, and only a settle adds requests): they
+        are cancelled instead of each waiting out its ``_IDLE_POLL``.
+        """
+        if self._finished.is_set() or self.stats.in_flight or not self._results.empty():
+            return
+        if await self.frontier.has_pending():
+            return
+        if self.stats.in_flight or not self._results.empty():  # has_pending() may have awaited
+            return
+        self._finished.set()
+        for worker in self._workers:
+            worker.cancel()
 
     async def _commit(self, batch: list[tuple[Outcome, list[KeyedItem]]]) -> None:
         if self._fatal is not None and isinstance(self._fatal, StorageError):

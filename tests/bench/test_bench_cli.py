@@ -45,8 +45,14 @@ def test_no_claim_that_coroutines_won_when_they_did_not(
     out = capsys.readouterr().out
     table = out.split("\n\n")[1]
     walls = [float(line.split()[-3].rstrip("s")) for line in table.splitlines()[1:]]
-    expected = _bench.WHEN_OTHERS_WIN if walls[-1] <= min(walls) else _bench.WHEN_NOTHING_WAITS
-    assert expected in out
+    corocrawl, fastest_other = walls[-1], min(walls[:-1])
+    if corocrawl < fastest_other:
+        expected = [_bench.WHEN_OTHERS_WIN]
+    elif corocrawl > fastest_other:
+        expected = [_bench.WHEN_NOTHING_WAITS]
+    else:  # a tie at the table's 0.01 s: the command compared the unrounded times
+        expected = [_bench.WHEN_OTHERS_WIN, _bench.WHEN_NOTHING_WAITS]
+    assert any(text in out for text in expected), out
 
 
 @pytest.mark.parametrize("text", ["fast", "2-1", "-1", "0.5-1-2"])

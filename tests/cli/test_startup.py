@@ -16,6 +16,7 @@ import pytest
 
 import corocrawl
 from corocrawl import cli
+from corocrawl.demo import DemoConfig, DemoServerThread
 
 #: Modules that ``--help`` must not load: each costs tens of milliseconds or more.
 HEAVY = ("aiohttp", "redis", "rich", "matplotlib", "selectolax", "corocrawl.demo",
@@ -108,3 +109,64 @@ def test_the_crawling_commands_load_no_redis_report_or_charset_detector() -> Non
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+#: Loaded by nothing a plain ``corocrawl douban`` crawl does, from launch to exit.
+_UNUSED_BY_A_CRAWL = ("redis", "corocrawl.redis", "corocrawl.report", "corocrawl.demo",
+                      "corocrawl._posters", "matplotlib", "charset_normalizer", "msgpack",
+                      "rich", "tomllib", "difflib")  # the last two: no corocrawl.toml, no typo
+
+_CRAWL_PROBE = """
+import sys
+from corocrawl.cli import main
+code = main({argv!r})
+unused = {unused!r}
+print("exit", code)
+print("loaded:" + ",".join(sorted(m for m in sys.modules
+                                  if m in unused or m.split(".")[0] in unused)))
+"""
+
+
+def test_a_quiet_douban_crawl_loads_no_redis_posters_or_rich(tmp_path: Path) -> None:
+    """A whole crawl and its export: no --redis, no --posters, and --quiet draws nothing."""
+    with DemoServerThread(DemoConfig(movies=5, cities=("beijing",))) as server:
+        argv = ["douban", "--start-url", server.url("/cinema/later/beijing/"), "--quiet",
+                "--db", str(tmp_path / "c.db"), "-o", str(tmp_path / "m.jsonl")]
+        code = _CRAWL_PROBE.format(argv=argv, unused=_UNUSED_BY_A_CRAWL)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COROCRAWL_")}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, timeout=120, cwd=tmp_path, env=env)
+    assert done.stdout.splitlines()[-2:] == ["exit 0", "loaded:"], done.stdout + done.stderr
+    assert len((tmp_path / "m.jsonl").read_text("utf-8").splitlines()) == 5
+
+
+_EXIT_PROBE = """
+import gc, sys
+sys.argv = ["corocrawl", *{argv!r}]
+from corocrawl.cli import console_main
+code = console_main()
+print(code, gc.get_freeze_count() > 0)
+"""
+
+
+@pytest.mark.parametrize(("argv", "frozen"), [
+    (["status", "--db", "missing.db"], True),
+    (["run", "missing_spider.py"], False),  # the user's code: the ordinary exit
+])
+def test_the_program_spares_the_exit_collections_of_its_own_commands(
+    argv: list[str], frozen: bool, tmp_path: Path
+) -> None:
+    """console_main collects once and freezes what is left; main() (tests, library use) never."""
+    code = _EXIT_PROBE.format(argv=argv)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60, cwd=tmp_path)
+    assert done.stdout.split() == ["2", str(frozen)], done.stdout + done.stderr
+
+
+def test_both_ways_of_running_the_program_use_console_main() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "corocrawl"]
+    assert script.value == "corocrawl.cli:console_main"
+    main_module = Path(corocrawl.__file__).with_name("__main__.py").read_text("utf-8")
+    assert "sys.exit(console_main())" in main_module

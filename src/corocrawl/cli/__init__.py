@@ -16,6 +16,7 @@ all of them. A test checks that ``COMMANDS`` says what each module registers.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -49,6 +50,9 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 #: Top-level options that take a value (the token after them is not a command).
 _VALUE_OPTIONS = frozenset({"--config"})
+#: Commands that run the user's own code (a spider file, shell expressions): those
+#: exit the ordinary way, every garbage collection included (see _spare_exit_collections).
+_RUNS_USER_CODE = frozenset({"run", "config", "shell"})
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2
 #: What a shell reports for a program stopped by SIGPIPE (128 + 13), e.g. ``… | head``.
@@ -120,7 +124,21 @@ def _settings_may_name_any_command(argv: Sequence[str]) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    return _main(list(sys.argv[1:] if argv is None else argv), program=False)
+
+
+def console_main() -> int:
+    """The ``corocrawl`` program (the console script, ``python -m corocrawl``).
+
+    ``main()`` on ``sys.argv``, with the garbage collector told that the
+    process ends with the command (see ``_freeze_start_up``), except for the
+    commands that run the user's own code.
+    """
+    return _main(sys.argv[1:], program=True)
+
+
+def _main(arguments: list[str], *, program: bool) -> int:
     command = _command_word(arguments)
     if command is None:
         # --help, --version or nothing: argparse answers the first two and exits.
@@ -145,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return EXIT_USAGE
+    program = program and command not in _RUNS_USER_CODE
+    if program:
+        _freeze_start_up()
     try:
         return int(run(args))
     except BrokenPipeError:
@@ -158,6 +179,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("corocrawl: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if program:
+            _spare_exit_collections()
+
+
+def _freeze_start_up() -> None:
+    """Keep what the start-up made (modules, classes, functions) out of every collection.
+
+    ~40,000 objects that live as long as the process: full collections during
+    the crawl and at its end skip them (``gc.freeze()``, Python's tool for
+    long-lived objects). The little garbage the start-up left in cycles
+    (argparse's) is never collected: the process ends soon.
+    """
+    gc.freeze()
+
+
+def _spare_exit_collections() -> None:
+    """Leave out the interpreter's garbage collections at exit: ~0.1 s after a crawl.
+
+    At exit CPython sets every module aside and collects the garbage of them all:
+    full collections over ~50,000 objects (aiohttp, asyncio, the engine). One
+    collection here, over what the command made (the start-up is frozen),
+    finalises everything unreachable (files flushed, sockets closed) just as the
+    exit would; ``gc.freeze()`` then keeps the objects still reachable out of the
+    exit's collections. Those are torn down by reference counting as before (a
+    file still open is flushed and closed); only what they hold in reference
+    cycles is left to the OS, which frees the memory anyway. Only corocrawl's
+    own commands do this: they close and fsync their files themselves.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _reader_went_away() -> int:
@@ -174,4 +226,4 @@ def _reader_went_away() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -117,7 +117,7 @@ def crawl_douban(
     # Items are read back from the store as streams, not held in a list: a
     # 100,000-movie crawl would otherwise double its memory at the very end.
     for out in outputs:
-        export_items(stored(), out, FIELDS)
+        export_items(crawler.items, out, FIELDS)  # FIELDS picks what complete() would
     count = len(crawler.items)  # a COUNT(*) in the store, not every item decoded
     posters = getattr(args, "posters", None)
     if posters:

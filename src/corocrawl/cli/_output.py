@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from .._config import CrawlConfig
 from .._crawler import Crawler
 from .._politeness import HostPolicy
-from .._posters import PosterReport, PosterResult, download_posters
 from .._progress import CrawlProgress, Mode, ProgressSnapshot, summary_from_stats
 from .._progress import print_summary as summary_print
 from .._run import RunOutput
@@ -22,6 +21,9 @@ from ._settings import Settings
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    # Only types here: a crawl without --posters never downloads one.
+    from .._posters import PosterReport, PosterResult
 
     # Only a type here: importing corocrawl.redis loads the Redis client (~150 ms),
     # which a crawl without --redis never uses.
@@ -99,6 +101,8 @@ def download_all_posters(
     Shows progress like the crawl's: posters from douban's own image hosts come
     one at a time, ~2 s apart, so a live run takes a while.
     """
+    from .._posters import download_posters
+
     done = {"ok": 0, "failed": 0}
     started = time.monotonic()
     total = len(items)

@@ -33,10 +33,8 @@ valid key; a value of the wrong type is a one-line error too.
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -439,6 +437,8 @@ def _absolute(path: Path, cwd: Path) -> Path:
 
 
 def _load_file(path: Path, cwd: Path) -> tuple[dict[str, Any], str]:
+    import tomllib  # only with a config file: every command's start-up pays for it otherwise
+
     try:
         label = str(path.relative_to(cwd))
     except ValueError:
@@ -501,6 +501,8 @@ def _file_values(
 
 
 def _hint(key: str, valid: Any, *, brackets: bool = False) -> str:
+    import difflib  # only for a mistake
+
     names = sorted({str(v) for v in valid if v})
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
     if not close:
