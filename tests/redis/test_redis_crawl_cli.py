@@ -23,9 +23,8 @@ import corocrawl
 from corocrawl.spiders._pagestore import read_pages
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the crawl package
-from redis_server import run_workers
-
 from crawl.site import TrapSite
+from redis_server import run_workers
 
 SRC = Path(corocrawl.__file__).resolve().parents[1]
 #: As tests/crawl/test_cli.py: the slow page times out, the big one is cut, no retries.

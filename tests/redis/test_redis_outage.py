@@ -8,7 +8,6 @@ import time
 
 import pytest
 from aiohttp.test_utils import TestServer
-from redis_server import RedisServer
 from redis_site import ReplicaSite
 from redis_spider import build
 
@@ -18,6 +17,7 @@ from corocrawl.redis import RedisFrontier, RedisOptions, RedisSink, collect_into
 from corocrawl.redis._link import CrawlKeys, RedisLink
 from corocrawl.redis._sink import iter_items
 from corocrawl.sinks import MemorySink
+from redis_server import RedisServer
 
 PAGES = 400
 

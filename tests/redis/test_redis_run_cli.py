@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from redis_server import run_workers
-
 import corocrawl
 from corocrawl.demo import DemoConfig, DemoServerThread, expected_items
+from redis_server import run_workers
 
 SRC = Path(corocrawl.__file__).resolve().parents[1]
 MOVIES = 150
