@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from corocrawl import Crawler, Request, Response
-from corocrawl._exceptions import InvalidSelector
+from corocrawl._exceptions import InvalidSelector, StorageError
 from corocrawl._parallel import split_concurrency
 
 #: Pages of the site: page n links to 2n+1 and 2n+2, so every page is reachable.
@@ -202,3 +202,16 @@ async def test_events_and_summary_with_processes(
     assert sum(p["links"] for p in pages) == PAGES - 1
     [finish] = [line for line in lines if line["event"] == "finish"]
     assert finish["pages"] == PAGES
+
+
+async def test_an_item_that_cannot_travel_is_a_one_line_error(
+        site: tuple[CountingSite, str]) -> None:
+    _, base = site
+    crawler = Crawler(retries=0, processes=2)
+
+    @crawler.start(f"{base}/page/0")
+    async def page(resp: Response) -> AsyncIterator[dict[str, Any]]:
+        yield {"url": resp.url, "later": lambda: None}
+
+    with pytest.raises(StorageError, match="picklable"):
+        await crawler.crawl()

@@ -224,8 +224,9 @@ class EngineGroup:
                        for child in self.children]
             await asyncio.wait(serving)
             stop_forwarder.cancel()
+        # Children end only when nothing is pending or in flight, so work left
+        # means they all died (each with a warning).
         if engine._fatal is None and not engine.stopping and not self._draining \
-                and all(not child.done for child in self.children) \
                 and await engine.frontier.has_pending():
             engine._fatal = CorocrawlError(
                 "every crawl process exited before the crawl was over (see the warnings "
