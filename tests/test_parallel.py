@@ -174,7 +174,6 @@ async def test_a_process_killed_mid_crawl_gives_its_pages_back(
             yield resp.follow(link.attrs["href"] or "", page)
 
     stats = await crawler.crawl(db=db)
-    assert marker.exists()
     assert "killed by SIGKILL" in caplog.text
     # The other process took over what the dead one held: nothing is lost.
     expected = sorted(f"{base}/page/{n}" for n in range(PAGES))

@@ -441,10 +441,8 @@ class EngineGroup:
         """Return the leases a child never settled (it died, or was stopped with some)."""
         child.in_flight = 0
         if not child.done:
-            deadline = time.monotonic() + 1.0  # its socket closes a moment before it exits
-            while (status := _exit_status(child.pid)) is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            child.exit_status = status
+            # Its socket closes a moment before it exits.
+            child.exit_status = await _wait_for_exit(child.pid, 1.0)
             log.warning("crawl process %d exited unexpectedly (%s); its %d requests in "
                         "flight go back to the queue", child.pid,
                         _describe(child.exit_status), len(child.leases))
@@ -467,16 +465,12 @@ class EngineGroup:
                 child.sock.close()
         deadline = time.monotonic() + _EXIT_GRACE
         for child in self.children:
-            if child.exit_status is not None:
-                continue
-            while (status := _exit_status(child.pid)) is None:
-                if time.monotonic() > deadline:
-                    log.warning("crawl process %d did not exit; killing it", child.pid)
-                    os.kill(child.pid, signal.SIGKILL)
-                    status = _exit_status(child.pid, wait=True)
-                    break
-                await asyncio.sleep(0.01)
-            child.exit_status = status
+            if child.exit_status is None:
+                child.exit_status = await _wait_for_exit(child.pid, deadline - time.monotonic())
+            if child.exit_status is None:
+                log.warning("crawl process %d did not exit; killing it", child.pid)
+                os.kill(child.pid, signal.SIGKILL)
+                child.exit_status = _exit_status(child.pid, wait=True)
 
 
 def _exit_status(pid: int, *, wait: bool = False) -> int | None:
@@ -486,6 +480,16 @@ def _exit_status(pid: int, *, wait: bool = False) -> int | None:
     except ChildProcessError:  # reaped already
         return 0
     return status if reaped else None
+
+
+async def _wait_for_exit(pid: int, seconds: float) -> int | None:
+    """Child ``pid``'s wait status once it exits within ``seconds``, else None."""
+    for _ in range(max(1, int(seconds / 0.01))):
+        status = _exit_status(pid)
+        if status is not None:
+            return status
+        await asyncio.sleep(0.01)
+    return _exit_status(pid)
 
 
 def _describe(status: int | None) -> str:
