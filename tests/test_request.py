@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from corocrawl import Request
 from corocrawl._exceptions import InvalidURL
 from corocrawl._request import canonical_url, parse_url
+from corocrawl.frontier import Lease, Outcome
 
 
 @pytest.mark.parametrize(
@@ -79,3 +82,19 @@ def test_wire_round_trip_names_the_callback() -> None:
 def test_malformed_wire_data_is_rejected(junk: object) -> None:
     with pytest.raises(ValueError):
         Request.from_dict(junk)  # type: ignore[arg-type]
+
+
+def test_request_lease_and_outcome_survive_pickle() -> None:
+    # What --processes sends between processes, field for field.
+    request = Request("https://example.com/a", "detail", method="POST", headers={"X": "1"},
+                      body=b"q=1", meta={"page": 2}, depth=3, priority=4, dont_filter=True,
+                      attempt=1, referrer="https://example.com/", not_before=5.0)
+    fingerprint = request.fingerprint  # computed once, and travels with it
+    outcome = Outcome(Lease(request, 7, "example.com:443"), "retry",
+                      children=[Request("https://example.com/b", "detail")], error="x: y")
+    again = pickle.loads(pickle.dumps(outcome))
+    assert again.lease.request.to_dict() == request.to_dict()
+    assert again.lease.request._fingerprint == fingerprint
+    assert (again.lease.token, again.lease.host, again.state, again.error) == (
+        7, "example.com:443", "retry", "x: y")
+    assert [child.to_dict() for child in again.children] == [outcome.children[0].to_dict()]
