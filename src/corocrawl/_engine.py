@@ -12,6 +12,10 @@ host's slot, runs the callback and hands the result to the committer through
 a bounded queue (back-pressure: a slow disk slows the workers instead of
 growing memory). The committer writes items first and then settles the
 outcomes, so an acknowledged request always has its items stored.
+
+With ``processes=N`` (``corocrawl._parallel``) this engine stays the crawl's
+face in the main process (frontier, sinks, pacing, hooks, stats) and N forked
+engines, one per process, do the fetching and parsing against it.
 """
 
 from __future__ import annotations
