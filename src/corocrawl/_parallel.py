@@ -49,7 +49,9 @@ import pickle
 import signal
 import socket
 import struct
+import sys
 import time
+import traceback
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -211,6 +213,9 @@ class EngineGroup:
                     for other in self.children:  # or their children would never see EOF
                         other.sock.close()
                     code = _child_main(child_end, self.engine, share)
+                except BaseException:  # a bug, not the crawl's: say what, then exit 1
+                    traceback.print_exc()
+                    sys.stderr.flush()  # os._exit flushes nothing
                 finally:
                     os._exit(code)
             child_end.close()
