@@ -615,8 +615,8 @@ class RemoteFrontier:
             return None
         future: asyncio.Future[Lease] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
-        # One lease asked for each waiting worker; one that stopped waiting
-        # finds its lease in _ready next time.
+        # One lease asked for each waiting worker, less those asked ahead (by
+        # release) or for a worker that stopped waiting: they arrive in _ready.
         wanted = len(self._waiters) - self._asked
         if wanted > 0:
             self._asked += wanted
@@ -645,6 +645,12 @@ class RemoteFrontier:
 
     async def release(self, lease: Lease, *, pause: float = 0.0) -> None:
         self.link.wire.send(("release", lease.token, pause))
+        # The worker will want its next lease once it has parsed this page: ask now,
+        # in the same frame, so the lease comes while it parses instead of after.
+        # At most one such lease per worker is outstanding (lease() asks only for
+        # waiters beyond what was asked already).
+        self._asked += 1
+        self.link.wire.send(("want", 1))
 
     async def settle(self, outcomes: Sequence[Outcome]) -> None:
         items, self.link.items = self.link.items, []
