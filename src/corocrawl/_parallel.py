@@ -11,9 +11,11 @@ pace. With ``processes=N`` the crawl forks N processes, each running a whole
        │ ▼
     child × N: Engine(RemoteFrontier, RemoteSink): fetch, callbacks, on_failure
 
-- **Leases**: a child asks for as many leases as it has workers waiting; the
-  parent leases them from the real frontier, which counts each handed-out lease
-  in flight, so per-host caps and spacing hold across all children.
+- **Leases**: a child asks for a worker's next lease when the worker's fetch
+  is over (it arrives while the page is parsed) and for any worker left
+  waiting; the parent leases them from the real frontier, which counts each
+  handed-out lease in flight, so per-host caps and spacing hold across all
+  children.
 - **Commits**: the committer's batch (its items and outcomes) travels as one
   message; the parent writes the items, then settles: a request is acknowledged
   only after its items are stored, so a crash repeats a page, never loses one.
