@@ -118,6 +118,9 @@ class Engine:
         self._leased = 0
         self._blocked_hosts: set[str] = set()
         self._fatal: BaseException | None = None
+        #: True in a crawl process of processes=N: callbacks are the ones registered
+        #: before the fork, and a request naming another one is the user's error.
+        self.callbacks_fixed = False
 
     # -- control -------------------------------------------------------------
 
@@ -399,6 +402,11 @@ class Engine:
         callback = request.callback
         if callback is not None and not isinstance(callback, str):
             name = callback.__name__
+            if self.callbacks_fixed and name not in self.callbacks:
+                # A crawl process: a callback learnt here would be unknown to the
+                # others, which may get the request.
+                raise UsageError(f"callback {name!r} is not registered: decorate it with "
+                                 "@crawler.handler to use it with processes")
             known = self.callbacks.setdefault(name, callback)
             if known is not callback:
                 raise UsageError(f"two different callbacks are named {name!r}; rename one")

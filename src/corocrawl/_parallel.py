@@ -754,6 +754,7 @@ async def _child_crawl(sock: socket.socket, parent: Engine, concurrency: int) ->
         redirect_check=link.redirect_check if parent.redirect_check is not None else None,
     )
     engine._blocked_hosts = _ReportedHosts(link)
+    engine.callbacks_fixed = True
     code = 0
     async with asyncio.TaskGroup() as group:
         listener = group.create_task(_listen(link, frontier, engine))
