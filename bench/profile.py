@@ -33,8 +33,8 @@ from harness import measure, runner, serve
 
 #: Area of a sample: the innermost frame matching one of these, first match wins.
 AREAS = (
-    ("_parallel.py", "--processes: transfer to and from callback processes"),
-    ("pickle", "--processes: transfer to and from callback processes"),
+    ("_parallel.py", "--processes: leases and commits between processes"),
+    ("pickle", "--processes: leases and commits between processes"),
     ("Response.dom", "HTML parse (Response.dom, Lexbor)"),
     ("selectolax", "HTML parse (Response.dom, Lexbor)"),
     ("_douban_parse", "spider: field extraction (_douban_parse)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 
 import pytest
@@ -10,6 +11,7 @@ from yarl import URL
 from corocrawl import Request
 from corocrawl._exceptions import InvalidURL
 from corocrawl._request import canonical_url, host_key, parse_url
+from corocrawl.frontier import Lease, Outcome
 
 
 @pytest.mark.parametrize(
@@ -115,3 +117,19 @@ def test_host_key_agrees_with_yarl_on_odd_urls() -> None:
                 host_key(url)
             continue
         assert host_key(url) == expected, url
+
+
+def test_request_lease_and_outcome_survive_pickle() -> None:
+    # What --processes sends between processes, field for field.
+    request = Request("https://example.com/a", "detail", method="POST", headers={"X": "1"},
+                      body=b"q=1", meta={"page": 2}, depth=3, priority=4, dont_filter=True,
+                      attempt=1, referrer="https://example.com/", not_before=5.0)
+    fingerprint = request.fingerprint  # computed once, and travels with it
+    outcome = Outcome(Lease(request, 7, "example.com:443"), "retry",
+                      children=[Request("https://example.com/b", "detail")], error="x: y")
+    again = pickle.loads(pickle.dumps(outcome))
+    assert again.lease.request.to_dict() == request.to_dict()
+    assert again.lease.request._fingerprint == fingerprint
+    assert (again.lease.token, again.lease.host, again.state, again.error) == (
+        7, "example.com:443", "retry", "x: y")
+    assert [child.to_dict() for child in again.children] == [outcome.children[0].to_dict()]

@@ -127,7 +127,8 @@ def check_db_after_stop(db: Path) -> int:
 
 
 def interrupt_and_resume(replica: DemoServerThread, tmp_path: Path, sig: int, seed: int,
-                         processes: list[subprocess.Popen[str]]) -> tuple[int, Path]:
+                         processes: list[subprocess.Popen[str]], *extra: str,
+                         ) -> tuple[int, Path]:
     """Crawl with ``KILLS`` interruptions by ``sig``, then to the end; (in-flight sum, export)."""
     replica.stats.reset()
     db, out = tmp_path / "crawl.db", tmp_path / "resumed.jsonl"
@@ -135,7 +136,7 @@ def interrupt_and_resume(replica: DemoServerThread, tmp_path: Path, sig: int, se
     moments = sorted(rng.sample(range(40, MOVIES - 200), KILLS))
     in_flight_at_stops = 0
     for moment in moments:
-        proc = start(crawl_command(replica, db))
+        proc = start(crawl_command(replica, db, *extra))
         processes.append(proc)
         wait_for_fetches(replica, proc, moment)
         os.kill(proc.pid, sig)
@@ -146,7 +147,7 @@ def interrupt_and_resume(replica: DemoServerThread, tmp_path: Path, sig: int, se
             assert proc.returncode == 0, err  # a graceful stop is a normal end
             assert "Traceback" not in err
         in_flight_at_stops += check_db_after_stop(db)
-    run_to_end(crawl_command(replica, db, "-o", str(out)), processes)
+    run_to_end(crawl_command(replica, db, "-o", str(out), *extra), processes)
     check_db_after_stop(db)
     return in_flight_at_stops, out
 
@@ -164,20 +165,29 @@ def assert_same_crawl(replica: DemoServerThread, out: Path, db: Path,
     return counts
 
 
+#: One crawl process, and two crawl processes under the main one (--processes 2).
+CRAWL_PROCESSES = pytest.mark.parametrize("extra", [(), ("--processes", "2")],
+                                          ids=["one-process", "processes-2"])
+
+
+@CRAWL_PROCESSES
 def test_sigkill_at_random_moments_then_resume(
         replica: DemoServerThread, clean_items: dict[str, dict[str, Any]], tmp_path: Path,
-        processes: list[subprocess.Popen[str]]) -> None:
-    in_flight, out = interrupt_and_resume(replica, tmp_path, signal.SIGKILL, 2026, processes)
+        processes: list[subprocess.Popen[str]], extra: tuple[str, ...]) -> None:
+    # With --processes the main process is killed; its orphans stop by themselves.
+    in_flight, out = interrupt_and_resume(replica, tmp_path, signal.SIGKILL, 2026, processes,
+                                          *extra)
     counts = assert_same_crawl(replica, out, tmp_path / "crawl.db", clean_items)
     refetched = sum(n - 1 for n in counts.values())
     # only a request in flight at a kill can be fetched again
     assert refetched <= in_flight, (refetched, in_flight)
 
 
+@CRAWL_PROCESSES
 def test_sigint_at_random_moments_then_resume(
         replica: DemoServerThread, clean_items: dict[str, dict[str, Any]], tmp_path: Path,
-        processes: list[subprocess.Popen[str]]) -> None:
-    in_flight, out = interrupt_and_resume(replica, tmp_path, signal.SIGINT, 7, processes)
+        processes: list[subprocess.Popen[str]], extra: tuple[str, ...]) -> None:
+    in_flight, out = interrupt_and_resume(replica, tmp_path, signal.SIGINT, 7, processes, *extra)
     assert in_flight == 0  # a graceful stop finishes and stores what it started
     counts = assert_same_crawl(replica, out, tmp_path / "crawl.db", clean_items)
     assert all(n == 1 for n in counts.values()), "a graceful stop refetches nothing"

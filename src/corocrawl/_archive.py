@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import functools
 import hashlib
 import io
@@ -307,17 +308,24 @@ class WarcArchive:
         writer = type(self._writer)(buffer, gzip=self._gzip, warc_version="1.1")
         for record in records:
             writer.write_record(record)
-        start = self._file.seek(0, io.SEEK_END)
+        # With processes=N every crawl process writes to this one file (opened
+        # before they were forked): an exclusive lock keeps each write whole and
+        # at the true end of the file.
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
         try:
-            self._file.write(buffer.getbuffer())
-            self._file.flush()
-        except OSError as exc:
-            with contextlib.suppress(OSError):  # the disk is full, not broken: cutting frees
-                self._file.truncate(start)
-            raise StorageError(
-                f"cannot write WARC file {self.path}: {exc.strerror or exc}; "
-                "free some space and run the same command again to resume"
-            ) from None
+            start = self._file.seek(0, io.SEEK_END)
+            try:
+                self._file.write(buffer.getbuffer())
+                self._file.flush()
+            except OSError as exc:
+                with contextlib.suppress(OSError):  # the disk is full, not broken: cutting frees
+                    self._file.truncate(start)
+                raise StorageError(
+                    f"cannot write WARC file {self.path}: {exc.strerror or exc}; "
+                    "free some space and run the same command again to resume"
+                ) from None
+        finally:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
 
     def _write_pair(
         self,

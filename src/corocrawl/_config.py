@@ -30,7 +30,8 @@ class CrawlConfig:
     """Everything that shapes a crawl. Every field has a CLI flag of the same name."""
 
     concurrency: int = 32
-    #: Processes that run callbacks (parsing); 1 runs them in the event loop.
+    #: Processes that each fetch and parse with their share of ``concurrency``,
+    #: over one frontier kept by the main process; 1 crawls in this process alone.
     processes: int = 1
     per_host: int = 8
     delay: float = 0.0

@@ -22,7 +22,7 @@ from ._politeness import HostPacing, HostPolicy, HostRule, Pacer
 from ._request import Request, parse_url
 from ._run import RunOutput, observe_crawl, output_for
 from ._running import graceful_signals, loop_factory
-from ._stats import CrawlStats
+from ._stats import CrawlStats, PageEvent
 from .frontier import Frontier, MemoryFrontier
 from .sinks import Item, ItemSink, MemorySink
 
@@ -316,9 +316,9 @@ class Crawler:
                 timer.cancel()
             self._engine = None
 
-    def _on_page(self, *event: Any) -> None:
+    def _on_page(self, event: PageEvent) -> None:
         for hook in self.page_hooks:
-            hook(*event)
+            hook(event)
 
     def run(
         self,

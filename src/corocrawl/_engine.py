@@ -12,6 +12,10 @@ host's slot, runs the callback and hands the result to the committer through
 a bounded queue (back-pressure: a slow disk slows the workers instead of
 growing memory). The committer writes items first and then settles the
 outcomes, so an acknowledged request always has its items stored.
+
+With ``processes=N`` (``corocrawl._parallel``) this engine stays the crawl's
+face in the main process (frontier, sinks, pacing, hooks, stats) and N forked
+engines, one per process, do the fetching and parsing against it.
 """
 
 from __future__ import annotations
@@ -26,15 +30,15 @@ from typing import Any
 
 from yarl import URL
 
+from ._callbacks import drive, stops_crawl
 from ._config import CrawlConfig
 from ._exceptions import StorageError, UsageError
 from ._fetcher import Fetcher, FetchError, RedirectCheck, check_status
 from ._items import as_item
-from ._parallel import CallbackPool, Failure, drive, stops_crawl
 from ._politeness import HostPacing
 from ._request import Request, parse_url
 from ._response import HTML_TYPES, Response
-from ._stats import CrawlStats
+from ._stats import CrawlStats, PageEvent
 from .frontier import Frontier, Lease, Outcome
 from .sinks import Item, ItemSink, KeyedItem
 
@@ -64,10 +68,9 @@ SKIP = Admission(fetch=False)
 #: Hook for generic crawls: decide about a request before it is fetched (robots.txt),
 #: with the crawl's own Fetcher for any fetch it needs first.
 BeforeFetch = Callable[[Request, Fetcher], Awaitable[Admission]]
-#: Called once per processed request with its outcome, the response (None when
-#: the fetch failed) and the items it gave: how progress, summaries and
-#: ``--log-json`` watch a crawl, whatever its frontier.
-PageHook = Callable[[Outcome, Response | None, int], None]
+#: Called once per processed request with what became of it: how progress,
+#: summaries and ``--log-json`` watch a crawl, whatever its frontier or processes.
+PageHook = Callable[[PageEvent], None]
 #: Seconds a worker waits for a request before checking whether the crawl is over.
 #: The usual end does not wait for it: the commit that settles the last page
 #: finds nothing left and wakes the idle workers (``_finish_if_drained``).
@@ -118,7 +121,9 @@ class Engine:
         self._leased = 0
         self._blocked_hosts: set[str] = set()
         self._fatal: BaseException | None = None
-        self.pool: CallbackPool | None = None
+        #: True in a crawl process of processes=N: callbacks are the ones registered
+        #: before the fork, and a request naming another one is the user's error.
+        self.callbacks_fixed = False
 
     # -- control -------------------------------------------------------------
 
@@ -135,17 +140,13 @@ class Engine:
 
     async def run(self, start: Sequence[Request]) -> CrawlStats:
         """Seed ``start`` (dedup makes re-seeding a resumed crawl a no-op) and crawl."""
-        opened: list[ItemSink] = []
         if self.config.processes > 1:
-            # Fork before the store's threads and the HTTP session exist.
-            self.pool = CallbackPool(self.config.processes, self.callbacks)
-            await self.pool.start()
+            from ._parallel import EngineGroup
+
+            return await EngineGroup(self).run([self._normalise(r) for r in start])
+        opened: list[ItemSink] = []
         self.frontier.pacing = self.pacing
-        try:
-            await self.frontier.open()
-        except BaseException:
-            self._close_pool()
-            raise
+        await self.frontier.open()
         try:
             for sink in self.sinks:
                 await sink.open()
@@ -153,8 +154,6 @@ class Engine:
             await self.frontier.add([self._normalise(r) for r in start])
             fetcher = Fetcher(self.config, redirect_check=self._redirect_allowed)
             async with fetcher, asyncio.TaskGroup() as group:
-                if self.pool is not None:
-                    group.create_task(self.pool.serve(), name="callback-pool")
                 committer = group.create_task(self._committer(), name="committer")
                 self._workers = workers = [
                     group.create_task(self._worker(fetcher), name=f"worker-{i}")
@@ -164,14 +163,11 @@ class Engine:
                 self._note_max_pages()
                 await self._results.put(None)
                 await committer
-                if self.pool is not None:
-                    self.pool.finish()
         finally:
             self.stats.finish()
             for sink in reversed(opened):
                 await sink.close()
             await self.frontier.close()
-            self._close_pool()
         if self._fatal is not None:
             raise self._fatal
         return self.stats
@@ -186,11 +182,6 @@ class Engine:
         max_pages = self.config.max_pages
         if max_pages is not None and self._leased >= max_pages:
             self.stats.stop_reason = self.stats.stop_reason or f"max_pages={max_pages} reached"
-
-    def _close_pool(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
 
     async def _wait_for(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers; after a stop, give them ``stop_grace`` then cancel."""
@@ -309,7 +300,14 @@ class Engine:
         self, result: tuple[Outcome, list[KeyedItem]], response: Response | None
     ) -> tuple[Outcome, list[KeyedItem]]:
         if self.on_page is not None:
-            self.on_page(result[0], response, len(result[1]))
+            outcome, items = result
+            request = outcome.request
+            self.on_page(PageEvent(
+                request.url, outcome.state,
+                response.status if response is not None else None,
+                response.elapsed if response is not None else None,
+                len(outcome.children), len(items), outcome.error, request.attempt,
+                request.not_before or 0.0))
         return result
 
     async def _failure_items(
@@ -371,44 +369,34 @@ class Engine:
             self.stop("unknown callback")
             return self._fail(lease, "callback", f"unknown callback {name!r}"), []
         self.stats.pages += 1
-        failure: Failure = None
-        if self.pool is not None:
-            values, failure = await self.pool.run(name, response)
-        else:
-            try:
-                values, exc = await drive(callback(response))
-            except Exception as raised:  # a plain function that raised when called
-                values, exc = [], raised
-            if exc is not None:
-                failure = (stops_crawl(exc), type(exc).__name__, str(exc))
-                if stops_crawl(exc):
-                    self._fatal = self._fatal or exc  # keep its type, e.g. InvalidSelector
-                else:
-                    log.debug("callback %s failed on %s", name, request.url, exc_info=exc)
+        try:
+            values, failure = await drive(callback(response))
+        except Exception as raised:  # a plain function that raised when called
+            values, failure = [], raised
         children: list[Request] = []
         items: list[KeyedItem] = []
         for value in values:
             try:
                 self._accept(value, request, children, items)
             except (TypeError, UsageError) as exc:
-                failure = failure or (stops_crawl(exc), type(exc).__name__, str(exc))
+                failure = failure or exc
         error: str | None = None
         if failure is not None:
-            usage, kind, message = failure
-            if kind == StorageError.__name__:
+            kind = type(failure).__name__
+            if isinstance(failure, StorageError):
                 # A side output of the callback (a WARC record, a saved page) met a
                 # full disk: not this page's fault. Stop; nothing is acknowledged
-                # from now on, so the next run fetches this page again. By name, as
-                # an error from a --processes child arrives as (kind, message).
-                self._storage_failed(StorageError(message))
-            elif usage:  # a bad selector: the user's code, not the page
-                self._fatal = self._fatal or UsageError(message)
-                self.stop(message)
+                # from now on, so the next run fetches this page again.
+                self._storage_failed(failure)
+            elif stops_crawl(failure):  # a bad selector: the user's code, not the page
+                self._fatal = self._fatal or failure  # keep its type, e.g. InvalidSelector
+                self.stop(str(failure))
             else:
                 # Like gather(return_exceptions=True): one bad page must not end
                 # the crawl. What the callback yielded before failing is kept.
-                self.stats.record_error(request.url, "callback", f"{kind}: {message}")
-            error = f"callback: {kind}: {message}"
+                log.debug("callback %s failed on %s", name, request.url, exc_info=failure)
+                self.stats.record_error(request.url, "callback", f"{kind}: {failure}")
+            error = f"callback: {kind}: {failure}"
         self.stats.items += len(items)
         return Outcome(lease, "done", children=children, error=error), items
 
@@ -432,6 +420,11 @@ class Engine:
         callback = request.callback
         if callback is not None and not isinstance(callback, str):
             name = callback.__name__
+            if self.callbacks_fixed and name not in self.callbacks:
+                # A crawl process: a callback learnt here would be unknown to the
+                # others, which may get the request.
+                raise UsageError(f"callback {name!r} is not registered: decorate it with "
+                                 "@crawler.handler to use it with processes")
             known = self.callbacks.setdefault(name, callback)
             if known is not callback:
                 raise UsageError(f"two different callbacks are named {name!r}; rename one")

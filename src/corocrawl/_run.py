@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ._exceptions import UsageError
 from ._progress import CrawlProgress, EventLog, Mode, stats_snapshot, summary_from_stats
 from ._progress import print_summary as _print_summary
-from ._response import Response
-from ._stats import CrawlStats
-from .frontier import FrontierCounts, Outcome
+from ._stats import CrawlStats, PageEvent
+from .frontier import FrontierCounts
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -62,21 +61,18 @@ class PageEvents:
     def __init__(self, events: EventLog) -> None:
         self.events = events
 
-    def __call__(self, outcome: Outcome, response: Response | None, items: int) -> None:
-        request = outcome.request
-        status = response.status if response is not None else None
-        seconds = response.elapsed if response is not None else None
-        if outcome.state == "done":
-            extra: dict[str, Any] = {"links": len(outcome.children), "items": items}
-            if outcome.error:
-                extra["callback_error"] = outcome.error
-            self.events.page(request.url, status, seconds, **extra)
-        elif outcome.state == "retry":
-            delay = max(0.0, (request.not_before or 0.0) - time.time())
-            self.events.retry(request.url, request.attempt, delay, outcome.error or "")
+    def __call__(self, event: PageEvent) -> None:
+        if event.state == "done":
+            extra: dict[str, Any] = {"links": event.links, "items": event.items}
+            if event.error:
+                extra["callback_error"] = event.error
+            self.events.page(event.url, event.status, event.seconds, **extra)
+        elif event.state == "retry":
+            delay = max(0.0, event.not_before - time.time())
+            self.events.retry(event.url, event.attempt, delay, event.error or "")
         else:
-            kind, _, message = (outcome.error or "unknown: ").partition(": ")
-            self.events.error(request.url, kind, message)
+            kind, _, message = (event.error or "unknown: ").partition(": ")
+            self.events.error(event.url, kind, message)
 
 
 async def observe_crawl(

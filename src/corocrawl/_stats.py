@@ -25,6 +25,28 @@ class CrawlError:
         return f"{self.kind}: {self.message} ({self.url})"
 
 
+@dataclass(slots=True, frozen=True)
+class PageEvent:
+    """One processed request, as the engine's ``on_page`` hook is told of it.
+
+    ``state`` is the outcome's (done, failed, retry); ``status`` and
+    ``seconds`` are None when no response came; ``links`` and ``items`` count
+    what the callback gave; ``error`` is ``"kind: message"``; ``attempt`` and
+    ``not_before`` tell when a retry runs. Small and picklable: with
+    ``processes`` it travels from the crawl process that fetched the page.
+    """
+
+    url: str
+    state: str
+    status: int | None = None
+    seconds: float | None = None
+    links: int = 0
+    items: int = 0
+    error: str | None = None
+    attempt: int = 0
+    not_before: float = 0.0
+
+
 @dataclass(slots=True)
 class HostTiming:
     requests: int = 0
@@ -73,6 +95,32 @@ class CrawlStats:
         timing = self.hosts[host]
         timing.requests += 1
         timing.seconds += seconds
+        self._trim_hosts()
+
+    def merge(self, other: CrawlStats) -> None:
+        """Add the counts of ``other`` (a crawl process's stats since its last report).
+
+        Gauges (``in_flight``, ``queued``) and times are not added: the
+        ``--processes`` parent keeps those itself.
+        """
+        self.requests += other.requests
+        self.pages += other.pages
+        self.items += other.items
+        self.retries += other.retries
+        self.failed += other.failed
+        self.bytes += other.bytes
+        self.dropped.update(other.dropped)
+        self.statuses.update(other.statuses)
+        self.error_kinds.update(other.error_kinds)
+        room = MAX_RECORDED_ERRORS - len(self.errors)
+        self.errors.extend(other.errors[:max(0, room)])
+        for host, timing in other.hosts.items():
+            mine = self.hosts[host]
+            mine.requests += timing.requests
+            mine.seconds += timing.seconds
+        self._trim_hosts()
+
+    def _trim_hosts(self) -> None:
         if len(self.hosts) > MAX_TIMED_HOSTS:
             keep = sorted(self.hosts.items(), key=lambda entry: entry[1].seconds,
                           reverse=True)[:MAX_TIMED_HOSTS // 2]

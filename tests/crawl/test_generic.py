@@ -8,6 +8,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from corocrawl.spiders._pagestore import PAGE_FIELDS, read_pages
@@ -152,13 +153,17 @@ async def test_sitemaps_seed_orphans_within_scope_and_robots(
     assert "/private/secret" not in site.paths() and site.paths("localhost") == []
 
 
-async def test_crawl_delay_is_honoured_by_server_timestamps(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_crawl_delay_is_honoured_by_server_timestamps(tmp_path: Path,
+                                                            processes: int) -> None:
+    # With processes=2 robots.txt is read in the main process, whose frontier
+    # spaces the requests of both crawl processes.
     trap = TrapSite(crawl_delay=0.2, generated=8)
     await trap.start()
     try:
         result = await run_crawl(
             GenericOptions([trap.url("/gen/0")]), tmp_path / "crawl.db",
-            dataclasses.replace(FAST, per_host=8, concurrency=8),
+            dataclasses.replace(FAST, per_host=8, concurrency=8, processes=processes),
         )
     finally:
         await trap.stop()
@@ -234,3 +239,26 @@ async def test_save_pages_and_warc(site: TrapSite, tmp_path: Path) -> None:
                          "/missing": "404"}
     assert sum(kind == "request" for kind, _, _ in records) == 5
     assert result.saved_pages == 4 and result.warc_records == 10
+
+
+async def test_processes_crawl_the_same_pages_into_one_warc(
+        site: TrapSite, tmp_path: Path) -> None:
+    db, warc = tmp_path / "crawl.db", tmp_path / "site.warc.gz"
+    result = await run_crawl(GenericOptions([site.url("/")], warc=warc), db,
+                             dataclasses.replace(FAST, processes=2))
+    pages = by_path(site, db)
+    assert set(pages) == DEFAULT_SET | {f"http://127.0.0.1:{site.dead_port}/gone"}
+    seen = Counter(site.paths())
+    # robots.txt is read once, by the main process, for both crawl processes.
+    assert seen["/robots.txt"] == 1 and "/private/secret" not in seen
+    assert result.robots_blocked == 1 and result.stats.dropped["robots"] == 1
+    fetched_once = DEFAULT_SET - {"/r1", "/moved", "/loop-a"}
+    assert all(seen[path] == 1 for path in fetched_once), seen
+    # Both processes append to one WARC file: every record whole and readable.
+    with warc.open("rb") as stream:
+        records = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"))
+                   for r in ArchiveIterator(stream)]
+    responses = {uri.removeprefix(site.base) for kind, uri in records if kind == "response"}
+    fetched = {path for path, page in pages.items() if page["status"] is not None}
+    assert responses == {str(pages[path]["url"]).removeprefix(site.base) for path in fetched}
+    assert sum(kind == "request" for kind, _ in records) == len(responses)

@@ -51,9 +51,11 @@ async def flaky_site() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def test_crawl_with_injected_errors(flaky_site: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_crawl_with_injected_errors(flaky_site: str, tmp_path: Path, processes: int) -> None:
     events_path = tmp_path / "events.jsonl"
-    crawler = Crawler(concurrency=4, retries=1, backoff_base=0.01, backoff_max=0.05)
+    crawler = Crawler(concurrency=4, retries=1, backoff_base=0.01, backoff_max=0.05,
+                      processes=processes)
 
     @crawler.start(flaky_site)
     async def links(resp: Response) -> AsyncIterator[Any]:
@@ -64,7 +66,8 @@ async def test_crawl_with_injected_errors(flaky_site: str, tmp_path: Path) -> No
     async def page(resp: Response) -> AsyncIterator[Any]:
         yield {"url": resp.url}
 
-    # The events come from the engine's page hook, whatever the frontier.
+    # The events come from the engine's page hook, whatever the frontier; with
+    # processes=2 each crawl process sends its pages' events to the main one.
     stats = await crawler.crawl(progress=False, log_json=events_path)
 
     text = summary_text(summary_from_stats(stats), width=160)

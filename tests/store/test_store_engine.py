@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from corocrawl import Crawler, Request, Response
 from corocrawl._exceptions import StorageError
+from corocrawl._stats import PageEvent
 from corocrawl.store import SqliteStore, StoreReader
 
 PAGES = 60
@@ -101,18 +102,19 @@ async def test_a_crawl_on_the_store_equals_one_in_memory(site: tuple[Tree, str],
         assert reader.counts() == {"pending": 0, "in_flight": 0, "done": PAGES + 1, "failed": 0}
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 async def test_a_stopped_crawl_resumes_without_refetching(site: tuple[Tree, str],
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path, processes: int) -> None:
     tree, start = site
     db = tmp_path / "crawl.db"
-    first = await make_crawler(start, SqliteStore(db), max_pages=20).crawl()
+    first = await make_crawler(start, SqliteStore(db), max_pages=20, processes=processes).crawl()
     assert 0 < first.pages < PAGES
     with StoreReader(db) as reader:
         counts = reader.counts()
     assert counts["pending"] > 0 and counts["in_flight"] == 0
     fetched_first = sum(tree.hits.values())
 
-    second = await make_crawler(start, SqliteStore(db)).crawl()
+    second = await make_crawler(start, SqliteStore(db), processes=processes).crawl()
     assert len(stored_items(db)) == PAGES + 1
     # every page fetched exactly once over both runs (the flaky one: 2 retries)
     assert tree.hits["/flaky"] == 3
@@ -159,6 +161,34 @@ async def test_storage_failing_mid_crawl_stops_with_one_error_and_resumes(
     assert "\n" not in str(info.value) and str(db) in str(info.value)
     # the file is intact, and the next run finishes the crawl
     stats = await make_crawler(start, SqliteStore(db)).crawl()
+    assert stats.pages > 0
+    with StoreReader(db) as reader:
+        assert reader.counts()["done"] == PAGES + 1
+
+
+async def test_storage_failing_under_processes_stops_with_one_error_and_resumes(
+        site: tuple[Tree, str], tmp_path: Path) -> None:
+    """With processes=2 the main process writes: its store refusing writes mid-crawl
+    ends the crawl of both processes with the store's one-line error."""
+    _, start = site
+    db = tmp_path / "crawl.db"
+    store = SqliteStore(db, prefetch=1)
+    crawler = make_crawler(start, store, concurrency=4, per_host=4, processes=2)
+    breaking: list[asyncio.Future[None]] = []
+
+    def refuse_writes(conn: Any, deltas: list[int]) -> None:
+        conn.execute("PRAGMA query_only = 1")
+
+    def break_after_five(event: PageEvent) -> None:  # a page hook: runs in the main process
+        if crawler.stats.pages >= 5 and not breaking:
+            breaking.append(asyncio.ensure_future(store.writer.run(refuse_writes)))
+
+    crawler.page_hooks.append(break_after_five)
+    with pytest.raises(StorageError) as info:
+        await crawler.crawl()
+    assert breaking and breaking[0].done()
+    assert "\n" not in str(info.value) and str(db) in str(info.value)
+    stats = await make_crawler(start, SqliteStore(db), processes=2).crawl()
     assert stats.pages > 0
     with StoreReader(db) as reader:
         assert reader.counts()["done"] == PAGES + 1

@@ -95,8 +95,8 @@ def add_crawl_options(parser: argparse.ArgumentParser, base: CrawlConfig | None 
                        help="minimum time between requests to one host, with jitter "
                        f"(default {base.delay:g})")
     group.add_argument("--processes", type=positive_int, metavar="N", default=base.processes,
-                       help=f"processes that parse pages (default {base.processes}: parse in "
-                       "the event loop)")
+                       help="processes that each fetch and parse pages, sharing one queue "
+                       f"and the concurrency (default {base.processes})")
     _add_request_options(group, base)
     group.add_argument("--retries", type=non_negative_int, metavar="N", default=base.retries,
                        help="retries on timeouts, connection errors, 5xx and 429 "

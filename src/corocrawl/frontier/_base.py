@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from .._request import Request
 
@@ -75,6 +75,10 @@ class Lease:
     token: Hashable
     host: str
 
+    def __reduce__(self) -> tuple[type[Lease], tuple[Request, Hashable, str]]:
+        # Pickled for every page with processes=N: positional, not field by field.
+        return (Lease, (self.request, self.token, self.host))
+
 
 @dataclass(slots=True)
 class Outcome:
@@ -90,6 +94,10 @@ class Outcome:
     state: OutcomeState
     children: list[Request] = field(default_factory=list)
     error: str | None = None
+
+    def __reduce__(self) -> tuple[type[Outcome], tuple[Any, ...]]:
+        # Pickled for every page with processes=N: positional, not field by field.
+        return (Outcome, (self.lease, self.state, self.children, self.error))
 
     @property
     def request(self) -> Request:
