@@ -32,6 +32,8 @@ class CountingSite:
         self.app = web.Application()
         self.app.router.add_get("/page/{n}", self.page)
         self.app.router.add_get("/teapot/{n}", self.teapot)
+        self.app.router.add_get("/broken/{n}", self.broken)
+        self.app.router.add_get("/flaky/{n}", self.flaky)
 
     async def page(self, request: web.Request) -> web.Response:
         self.hits[request.path] += 1
@@ -50,6 +52,17 @@ class CountingSite:
     async def teapot(self, request: web.Request) -> web.Response:
         self.hits["teapot"] += 1
         return web.Response(status=418)
+
+    async def broken(self, request: web.Request) -> web.Response:
+        self.hits[request.path] += 1
+        return web.Response(status=500)
+
+    async def flaky(self, request: web.Request) -> web.Response:
+        """503 the first time, then a page."""
+        self.hits[request.path] += 1
+        if self.hits[request.path] == 1:
+            return web.Response(status=503)
+        return web.Response(text="<html><title>flaky</title></html>", content_type="text/html")
 
 
 @pytest.fixture
@@ -146,6 +159,29 @@ async def test_a_teapot_blocks_its_host_for_every_process(
     assert counting.hits["teapot"] == 1
     assert stats.error_kinds == Counter({"blocked": 6})
     assert sum("earlier" in error.message for error in stats.errors) == 5
+
+
+async def test_retries_count_across_processes(
+        site: tuple[CountingSite, str], tmp_path: Path) -> None:
+    counting, base = site
+    # A retry goes back to the parent's frontier with the attempt the process counted,
+    # so it may be leased by the other process and still gives up after `retries`.
+    crawler = Crawler(retries=2, backoff_base=0.01, backoff_max=0.02, concurrency=4,
+                      processes=2)
+
+    @crawler.handler
+    async def page(resp: Response) -> AsyncIterator[dict[str, Any]]:
+        yield {"url": resp.url}
+
+    crawler.add_start(*(Request(f"{base}/{kind}/{n}", "page")
+                        for kind in ("broken", "flaky") for n in range(3)))
+    stats = await crawler.crawl(db=tmp_path / "crawl.db")
+    assert counting.hits == Counter({**{f"/broken/{n}": 3 for n in range(3)},
+                                     **{f"/flaky/{n}": 2 for n in range(3)}})
+    assert sorted(item["url"] for item in crawler.items) == [f"{base}/flaky/{n}"
+                                                             for n in range(3)]
+    assert (stats.retries, stats.failed, stats.pages) == (6 + 3, 3, 3)
+    assert stats.error_kinds == Counter({"http_500": 3})
 
 
 @pytest.fixture

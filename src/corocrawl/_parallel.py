@@ -12,13 +12,17 @@ pace. With ``processes=N`` the crawl forks N processes, each running a whole
     child × N: Engine(RemoteFrontier, RemoteSink): fetch, callbacks, on_failure
 
 - **Leases**: a child asks for a worker's next lease when the worker's fetch
-  is over (it arrives while the page is parsed) and for any worker left
-  waiting; the parent leases them from the real frontier, which counts each
-  handed-out lease in flight, so per-host caps and spacing hold across all
-  children.
+  is over (its release asks: the lease arrives while the page is parsed) and
+  for any worker left waiting; the parent leases them from the real frontier,
+  which counts each handed-out lease in flight, so per-host caps and spacing
+  hold across all children.
 - **Commits**: the committer's batch (its items and outcomes) travels as one
   message; the parent writes the items, then settles: a request is acknowledged
   only after its items are stored, so a crash repeats a page, never loses one.
+  An outcome travels by its lease's token (the parent keeps every lease it
+  handed out; only a retried request, whose attempt the child counted, comes
+  back whole), and new requests carry the fingerprint their child computed:
+  the one parent does as little per page as it can.
 - **Shared decisions run in the parent**: ``before_fetch`` (robots.txt, so the
   rules and their Crawl-delay reach the parent's pacing), ``redirect_check``
   and the 418 block of a host; children report each answer's latency to the
@@ -62,6 +66,7 @@ from ._fetcher import Fetcher
 from ._running import loop_factory
 from ._stats import CrawlStats, PageEvent
 from .frontier import FrontierCounts, Lease, Outcome
+from .frontier._base import OutcomeState
 from .sinks import KeyedItem
 
 if TYPE_CHECKING:
@@ -78,6 +83,9 @@ _IDLE_POLL = 0.05
 #: How long closing waits for a child to exit before killing it.
 _EXIT_GRACE = 5.0
 Message = tuple[Any, ...]
+#: An outcome as a child sends it: the lease's token, the state, the new requests,
+#: the error, and the request itself only if it is to be retried (it changed).
+_SettledLease = tuple[Hashable, OutcomeState, list["Request"], str | None, "Request | None"]
 
 
 def split_concurrency(concurrency: int, processes: int) -> list[int]:
@@ -279,12 +287,15 @@ class EngineGroup:
             child.wanted += message[1]
             child.wake.set()
         elif kind == "release":
+            # A release also asks for the worker's next lease (see RemoteFrontier.release).
+            child.wanted += 1
+            child.wake.set()
             lease = child.leases.get(message[1])
             if lease is not None:
                 await self._storage(engine.frontier.release(lease, pause=message[2]))
         elif kind == "commit":
-            items, outcomes = pickle.loads(message[1])
-            await self._commit(child, items, outcomes)
+            items, settled = pickle.loads(message[1])
+            await self._commit(child, items, self._outcomes(child, settled))
         elif kind == "observe":
             for host, latency, status in message[1]:
                 engine.pacing.observe(host, latency, status)
@@ -327,11 +338,28 @@ class EngineGroup:
     def _storage_broken(self) -> bool:
         return isinstance(self.engine._fatal, StorageError)
 
+    @staticmethod
+    def _outcomes(child: _Child, settled: list[_SettledLease]) -> list[Outcome]:
+        """The outcomes a child reported by token, with the leases it was given here.
+
+        A retried request comes back whole (the child counted its attempt and set
+        its ``not_before``); the others need only their token.
+        """
+        outcomes = []
+        for token, state, children, error, retried in settled:
+            lease = child.leases.pop(token, None)
+            if lease is None:
+                log.warning("crawl process %d settled a request it was not given (%r)",
+                            child.pid, token)
+                continue
+            if retried is not None:
+                lease = Lease(retried, lease.token, lease.host)
+            outcomes.append(Outcome(lease, state, children, error))
+        return outcomes
+
     async def _commit(self, child: _Child, items: list[KeyedItem],
                       outcomes: list[Outcome]) -> None:
         """Store the items, then acknowledge their requests (the engine's ``_commit``)."""
-        for outcome in outcomes:
-            child.leases.pop(outcome.lease.token, None)
         if self._storage_broken():
             return  # acknowledge nothing more; a rerun fetches these again
         if items:
@@ -646,18 +674,26 @@ class RemoteFrontier:
         self._waiters.clear()
 
     async def release(self, lease: Lease, *, pause: float = 0.0) -> None:
-        self.link.wire.send(("release", lease.token, pause))
-        # The worker will want its next lease once it has parsed this page: ask now,
-        # in the same frame, so the lease comes while it parses instead of after.
-        # At most one such lease per worker is outstanding (lease() asks only for
-        # waiters beyond what was asked already).
+        # A release also asks for one lease: the worker will want its next one
+        # once it has parsed this page, so it comes while it parses instead of
+        # after. At most one such lease per worker is outstanding (lease() asks
+        # only for waiters beyond what was asked already).
         self._asked += 1
-        self.link.wire.send(("want", 1))
+        self.link.wire.send(("release", lease.token, pause))
 
     async def settle(self, outcomes: Sequence[Outcome]) -> None:
         items, self.link.items = self.link.items, []
+        settled: list[_SettledLease] = []
+        for outcome in outcomes:
+            for request in outcome.children:
+                # Computed here, in parallel, not by the one parent's frontier
+                # (it travels with the request's pickle).
+                request.fingerprint  # noqa: B018
+            retried = outcome.request if outcome.state == "retry" else None
+            settled.append((outcome.lease.token, outcome.state, outcome.children,
+                            outcome.error, retried))
         try:
-            payload = pickle.dumps((items, list(outcomes)), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((items, settled), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # e.g. a lambda or a socket in an item or Request.meta
             raise StorageError(
                 f"cannot send a page's items or requests to the main process ({exc}); "
