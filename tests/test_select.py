@@ -7,7 +7,7 @@ import threading
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from corocrawl._select import select_all, select_first
 
@@ -29,8 +29,8 @@ def _html(draw: st.DrawFn, depth: int = 0) -> str:
     return "".join(parts)
 
 
-def _ids(nodes: list[object]) -> list[int]:
-    return [n.mem_id for n in nodes]  # type: ignore[attr-defined]
+def _ids(nodes: list[LexborNode]) -> list[int]:
+    return [n.mem_id for n in nodes]
 
 
 @given(_html(), st.sampled_from(_QUERIES))
