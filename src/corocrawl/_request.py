@@ -70,6 +70,34 @@ def is_plain_url(url: str) -> bool:
     )
 
 
+#: An absolute http(s) URL already in canonical form, as far as a regex can tell: a
+#: plain lower-case host, a port that is not the default (no leading zero), a path of
+#: characters yarl never quotes or changes, and no query or fragment.
+_CANONICAL_HTTP = re.compile(
+    r"(https?)://(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::([1-9][0-9]{0,4}))?/[A-Za-z0-9\-._~/]*"
+)
+
+
+def is_canonical_http_url(url: str) -> bool:
+    """Whether ``url`` is its own canonical form (False: not sure).
+
+    ``Response.follow`` is mostly given absolute links a spider has already resolved
+    (``https://movie.douban.com/subject/1/``); joining one to the page URL and
+    rebuilding it with yarl gives it back unchanged, at ~20 k instructions.
+
+    >>> is_canonical_http_url("https://movie.douban.com/subject/1/")
+    True
+    """
+    match = _CANONICAL_HTTP.fullmatch(url)
+    return (
+        match is not None
+        and "/." not in url  # a "." or ".." segment is resolved
+        and "xn--" not in url  # yarl decodes and re-encodes IDNA labels
+        and match[2] != str(_DEFAULT_PORTS[match[1]])
+        and (match[2] is None or int(match[2]) < 65536)
+    )
+
+
 def canonical_url(url: URL, *, sort_query: bool = False) -> URL:
     """The form of ``url`` used for fetching and dedup.
 

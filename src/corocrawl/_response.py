@@ -15,7 +15,7 @@ from yarl import URL
 
 from ._encoding import decode_body
 from ._exceptions import CorocrawlError, InvalidSelector, InvalidURL
-from ._request import CallbackRef, Request, canonical_url
+from ._request import CallbackRef, Request, canonical_url, is_canonical_http_url
 from ._select import select_all, select_first
 
 if TYPE_CHECKING:
@@ -238,8 +238,13 @@ class Response:
 
     def urljoin(self, href: str) -> str:
         """Resolve ``href`` against this page (honouring ``<base href>``)."""
+        href = href.strip()
+        if is_canonical_http_url(href):
+            # An absolute link already canonical: what the join and rebuild below
+            # would give back, without parsing it twice (see is_canonical_http_url).
+            return href
         try:
-            return str(canonical_url(self.base_url.join(URL(href.strip()))))
+            return str(canonical_url(self.base_url.join(URL(href))))
         except ValueError as exc:
             raise InvalidURL(f"cannot resolve link {href!r} on {self.url}: {exc}") from None
 
