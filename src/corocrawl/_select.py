@@ -6,8 +6,8 @@ with it: ~25 k instructions a page, as much as compiling and running a simple
 query. The engine is not tied to a document (``find`` takes the node to search
 from, and answers with nodes of that node's document), so one kept per thread
 serves every page. Per thread, not per process: a query holds the engine's
-state (its results, the node searched) until it returns, and Response.dom may be
-queried from a worker thread.
+state (its results, the node searched) until it returns, and a spider may query
+pages from worker threads (``asyncio.to_thread``).
 
 Only for nodes of a whole parsed document (``LexborHTMLParser``, what
 ``Response.dom`` is): selectolax searches a ``parse_fragment`` root through an
