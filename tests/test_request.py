@@ -10,7 +10,7 @@ from yarl import URL
 
 from corocrawl import Request
 from corocrawl._exceptions import InvalidURL
-from corocrawl._request import canonical_url, host_key, parse_url
+from corocrawl._request import canonical_url, host_key, is_plain_url, parse_url
 from corocrawl.frontier import Lease, Outcome
 
 
@@ -117,6 +117,29 @@ def test_host_key_agrees_with_yarl_on_odd_urls() -> None:
                 host_key(url)
             continue
         assert host_key(url) == expected, url
+
+
+def test_plain_urls_are_ones_parse_url_takes() -> None:
+    """is_plain_url lets the engine skip parse_url: it must never say yes to a URL
+    parse_url refuses (saying no to a good one only costs the parse)."""
+    rng = random.Random(14)
+    alphabet = "aZ09.-_:@[]%/?#x \t\\é\x00~!'"
+    said_yes = 0
+    for _ in range(50_000):
+        url = (rng.choice(["http://", "https://", "ftp://", "HTTP://", " http://", "http:/"])
+               + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
+               + rng.choice(["", "/", "/p?q#f", ":65535/", ":65536/", ":0/", ":99999"]))
+        if is_plain_url(url):
+            said_yes += 1
+            parsed = parse_url(url)  # raises InvalidURL if the fast path was wrong
+            assert parsed.scheme in ("http", "https") and parsed.host, url
+    assert said_yes > 300  # (337 with this seed) the test says something about the yes side
+    for good in ("https://movie.douban.com/subject/1/", "http://127.0.0.1:8080/a?b=1#c"):
+        assert is_plain_url(good)
+    for unsure in ("http://h:99999/", "http://h:0/", "http://u@h/", "http://[::1]/",
+                   "http://xn--bcher-kva.example/", "http://bücher.example/", " http://h/",
+                   "http://h/a b", "http://H/", "ftp://h/"):
+        assert not is_plain_url(unsure), unsure
 
 
 def test_request_lease_and_outcome_survive_pickle() -> None:

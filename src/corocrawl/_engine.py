@@ -36,7 +36,7 @@ from ._exceptions import StorageError, UsageError
 from ._fetcher import Fetcher, FetchError, RedirectCheck, check_status
 from ._items import as_item
 from ._politeness import HostPacing
-from ._request import Request, parse_url
+from ._request import Request, is_plain_url, parse_url
 from ._response import HTML_TYPES, Response
 from ._stats import CrawlStats, PageEvent
 from .frontier import Frontier, Lease, Outcome
@@ -403,7 +403,11 @@ class Engine:
     def _accept(self, value: Any, request: Request, children: list[Request],
                 items: list[KeyedItem]) -> None:
         if isinstance(value, Request):
-            parse_url(value.url)  # InvalidURL for "host:99999" and the like: an error of this page
+            # InvalidURL for "host:99999" and the like: an error of this page. A plain
+            # link (what Response.follow builds) cannot be one and skips the parse.
+            url: object = value.url
+            if not (isinstance(url, str) and is_plain_url(url)):
+                parse_url(value.url)
             child = self._normalise(value)
             if self._in_scope(child):
                 children.append(child)

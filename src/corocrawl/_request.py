@@ -21,6 +21,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: IPv6 or percent-escapes): its ``host:port`` can be cut out without yarl.
 _PLAIN_ORIGIN = re.compile(r"(https?)://((?:[a-z0-9-]+\.)*[a-z0-9-]+)(?::([0-9]{1,5}))?(?=[/?#]|$)")
 
+#: What may follow a plain origin for yarl to take the URL as written: printable ASCII
+#: without brackets or a backslash (no space, control or non-ASCII character either).
+_PLAIN_TAIL = re.compile(r"[!-Z^-~]*")
+
 #: A callback is given by function or by the name it was registered under.
 CallbackRef = Callable[..., Any] | str | None
 
@@ -43,6 +47,55 @@ def parse_url(url: str | URL) -> URL:
             "with a host, like https://example.com/"
         )
     return canonical_url(parsed)
+
+
+def is_plain_url(url: str) -> bool:
+    """Whether ``parse_url(url)`` surely succeeds, told without parsing (False: not sure).
+
+    The engine checks every URL a callback yields; most are links ``Response.follow``
+    has just built canonical, and parsing one again with yarl costs ~13 k instructions
+    against ~2 k for this test. A plain http(s) origin (lower-case ASCII labels, a port
+    below 65536, no user info or IDNA) followed by printable ASCII is one yarl never
+    refuses; anything else goes to ``parse_url``.
+
+    >>> is_plain_url("https://movie.douban.com/subject/1/"), is_plain_url("http://h:99999/")
+    (True, False)
+    """
+    match = _PLAIN_ORIGIN.match(url)
+    return (
+        match is not None
+        and "xn--" not in match[2]
+        and (not match[3] or 0 < int(match[3]) < 65536)
+        and _PLAIN_TAIL.fullmatch(url, match.end()) is not None
+    )
+
+
+#: An absolute http(s) URL already in canonical form, as far as a regex can tell: a
+#: plain lower-case host, a port that is not the default (no leading zero), a path of
+#: characters yarl never quotes or changes, and no query or fragment.
+_CANONICAL_HTTP = re.compile(
+    r"(https?)://(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::([1-9][0-9]{0,4}))?/[A-Za-z0-9\-._~/]*"
+)
+
+
+def is_canonical_http_url(url: str) -> bool:
+    """Whether ``url`` is its own canonical form (False: not sure).
+
+    ``Response.follow`` is mostly given absolute links a spider has already resolved
+    (``https://movie.douban.com/subject/1/``); joining one to the page URL and
+    rebuilding it with yarl gives it back unchanged, at ~20 k instructions.
+
+    >>> is_canonical_http_url("https://movie.douban.com/subject/1/")
+    True
+    """
+    match = _CANONICAL_HTTP.fullmatch(url)
+    return (
+        match is not None
+        and "/." not in url  # a "." or ".." segment is resolved
+        and "xn--" not in url  # yarl decodes and re-encodes IDNA labels
+        and match[2] != str(_DEFAULT_PORTS[match[1]])
+        and (match[2] is None or int(match[2]) < 65536)
+    )
 
 
 def canonical_url(url: URL, *, sort_query: bool = False) -> URL:

@@ -399,3 +399,42 @@ def test_infer_release_date_feb_29(today: date) -> None:
 )
 def test_is_douban_host(host: str | None, expected: bool) -> None:
     assert is_douban_host(host) is expected
+
+
+# -- one query an item instead of three -------------------------------------------------
+
+_PART_TAGS = ("a", "img", "li", "ul", "ol", "h3", "div", "span", "p", "svg", "A", "LI", "Img",
+              "table", "template")
+_PART_CLASSES = ("", ' class="thumb"', ' class="item"', ' class="thumb item"', ' href="/s/1/"')
+
+
+@st.composite
+def _fragments(draw: st.DrawFn, depth: int = 0) -> str:
+    """Random nestings of the tags the item query can meet, badly nested included."""
+    parts = []
+    for _ in range(draw(st.integers(0, 4 if depth < 4 else 0))):
+        tag = draw(st.sampled_from(_PART_TAGS))
+        attrs = draw(st.sampled_from(_PART_CLASSES))
+        inner = draw(_fragments(depth + 1)) if depth < 4 else "x"
+        close = draw(st.sampled_from([f"</{tag}>", f"</{tag}>", ""]))  # sometimes unclosed
+        parts.append(f"<{tag}{attrs}>{inner}{close}")
+    return "".join(parts)
+
+
+@given(st.lists(_fragments(), min_size=1, max_size=4))
+def test_item_parts_equal_three_queries(items: list[str]) -> None:
+    """The one-query extraction finds exactly what the three separate queries find."""
+    from corocrawl.spiders._douban_parse import _item_parts
+
+    html = '<div id="showing-soon">' + "".join(
+        f'<div class="item">{body}</div>' for body in items) + "</div>"
+    dom = LexborHTMLParser(html)
+    for node in dom.css("#showing-soon div.item"):
+        title, thumb, lis = _item_parts(node)
+
+        def ident(n: object) -> int | None:
+            return None if n is None else n.mem_id  # type: ignore[attr-defined]
+
+        assert ident(title) == ident(node.css_first("h3 a"))
+        assert ident(thumb) == ident(node.css_first("a.thumb img"))
+        assert [li.mem_id for li in lis] == [li.mem_id for li in node.css("ul li")]
