@@ -49,6 +49,20 @@ def parse_url(url: str | URL) -> URL:
     return canonical_url(parsed)
 
 
+def _plain_origin(url: str) -> re.Match[str] | None:
+    """The match of ``url``'s plain origin, or None if yarl must judge it.
+
+    Plain: http(s), lower-case ASCII labels without IDNA (yarl decodes and
+    re-encodes those) and, if given, a port in 1-65535. Groups: scheme, host, port.
+    """
+    match = _PLAIN_ORIGIN.match(url)
+    if match is None or "xn--" in match[2]:
+        return None
+    if match[3] and not 0 < int(match[3]) < 65536:
+        return None
+    return match
+
+
 def is_plain_url(url: str) -> bool:
     """Whether ``parse_url(url)`` surely succeeds, told without parsing (False: not sure).
 
@@ -61,13 +75,8 @@ def is_plain_url(url: str) -> bool:
     >>> is_plain_url("https://movie.douban.com/subject/1/"), is_plain_url("http://h:99999/")
     (True, False)
     """
-    match = _PLAIN_ORIGIN.match(url)
-    return (
-        match is not None
-        and "xn--" not in match[2]
-        and (not match[3] or 0 < int(match[3]) < 65536)
-        and _PLAIN_TAIL.fullmatch(url, match.end()) is not None
-    )
+    match = _plain_origin(url)
+    return match is not None and _PLAIN_TAIL.fullmatch(url, match.end()) is not None
 
 
 #: An absolute http(s) URL already in canonical form, as far as a regex can tell: a
@@ -143,11 +152,10 @@ def host_key(url: str) -> str:
     >>> host_key("https://movie.douban.com/subject/1/"), host_key("http://[::1]:8080/")
     ('movie.douban.com:443', '::1:8080')
     """
-    match = _PLAIN_ORIGIN.match(url)
-    if match is not None and "xn--" not in match[2]:
+    match = _plain_origin(url)
+    if match is not None:
         port = int(match[3]) if match[3] else _DEFAULT_PORTS[match[1]]
-        if 0 < port < 65536:
-            return f"{match[2]}:{port}"
+        return f"{match[2]}:{port}"
     parsed = URL(url)
     return f"{parsed.host}:{parsed.port}"
 
