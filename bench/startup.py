@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+from harness.runner import compile_bytecode
+
 
 def _time_once(command: list[str]) -> float:
     started = time.perf_counter()
@@ -29,6 +31,7 @@ def main() -> int:
     parser.add_argument("--args", nargs=argparse.REMAINDER, default=["--help"],
                         help="corocrawl arguments to time (default: --help)")
     options = parser.parse_args()
+    compile_bytecode()  # as an installed corocrawl has it
     corocrawl = [sys.executable, "-m", "corocrawl", *options.args]
     baseline = [sys.executable, "-c", "pass"]
     timings: dict[str, list[float]] = {"corocrawl": [], "baseline": []}

@@ -39,7 +39,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BENCH))
 
-from harness import venvs  # noqa: E402
+from harness import runner, venvs  # noqa: E402
 
 from broad.web import SEED, SLOW, BroadWeb, WebSpec, ideal_seconds  # noqa: E402
 
@@ -333,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="more options for corocrawl crawl, e.g. '--no-autothrottle'")
     parser.add_argument("--json", type=Path, default=OUT / "broad.json")
     args = parser.parse_args(argv)
+    runner.compile_bytecode()  # as an installed corocrawl has it
     many = [int(n) for n in args.many.split(",") if n]
     table = scenarios(args.hosts, args.pages, args.slow_pages, many)
     names = args.only.split(",") if args.only else list(table)
