@@ -5,8 +5,12 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from corocrawl._encoding import decode_body, header_charset, meta_charset
+from corocrawl import Request
+from corocrawl._encoding import decode_body, header_charset, meta_charset, reads_as_utf8
+from corocrawl._response import Response
 
 PAGE = "<html><head><meta charset='{}'><title>即将上映</title></head><body>{}</body></html>"
 
@@ -37,6 +41,45 @@ def test_gbk_bytes_under_a_utf8_meta_are_not_mojibake() -> None:
 
 def test_plain_ascii_is_utf8() -> None:
     assert decode_body(b"<p>hello</p>", None) == ("<p>hello</p>", "utf-8")
+
+
+# UTF-8 is judged from three samples of a page's non-ASCII bytes (the first one, the
+# middle and the end), not from a decode of the whole page.
+FILLER = "<p>" + "x" * 30_000 + "</p>"
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_gbk_text_under_a_utf8_label_is_caught_wherever_it_starts(where: str) -> None:
+    gbk = "深圳影讯上映日期 " * 40
+    parts = {"start": [gbk, FILLER, FILLER], "middle": [FILLER, gbk, FILLER],
+             "end": [FILLER, FILLER, gbk]}[where]
+    # A UTF-8 "©" first: the page's first non-ASCII bytes are valid UTF-8.
+    body = "©".encode() + b"".join(p.encode("gbk") for p in parts)
+    assert not reads_as_utf8(body)
+    text, encoding = decode_body(body, "text/html; charset=utf-8")
+    assert encoding == "gb18030" and "深圳影讯" in text
+
+
+def test_a_stray_byte_outside_the_samples_is_replaced_not_a_reason_to_guess() -> None:
+    # 14 KB of text, the stray byte, 60 KB of markup, 14 KB of text: samples at 0-4 KB,
+    # 40-44 KB and at the end.
+    body = ("上映 " * 2000).encode() + b"\xff" + (FILLER * 2 + "上映 " * 2000).encode()
+    response = Response("http://127.0.0.1/", 200, {"Content-Type": "text/html"}, body,
+                        Request("http://127.0.0.1/"))
+    assert response.encoding == "utf-8"
+    assert response.text.count("\ufffd") == 1 and "上映" in response.text
+    assert response.css_first("p") is not None  # Lexbor parsed the bytes as they are
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=20_000), st.integers(0, 3))
+def test_valid_utf8_always_reads_as_utf8(text: str, cut: int) -> None:
+    # Samples may begin or end inside a character: never a false alarm. A body cut
+    # short inside its last character (max_body) is still UTF-8, too.
+    body = (text * (1 + 30_000 // len(text.encode()))).encode()
+    assert reads_as_utf8(body)
+    last = len(body) - len(body.rstrip(bytes(range(0x80, 0x100))))
+    assert reads_as_utf8(body[: len(body) - min(cut, last)]) or last == 0
 
 
 # Pages as a Japanese, Korean, Taiwanese and mainland site would write them; the bytes

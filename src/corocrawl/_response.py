@@ -13,7 +13,7 @@ from multidict import CIMultiDictProxy
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from ._encoding import decode_body
+from ._encoding import sniff_encoding
 from ._exceptions import CorocrawlError, InvalidSelector, InvalidURL
 from ._request import CallbackRef, Request, canonical_url, is_canonical_http_url
 from ._select import select_all, select_first
@@ -161,17 +161,19 @@ class Response:
         return str(self.headers.get("Content-Type", "")).split(";", 1)[0].strip().lower()
 
     @cached_property
-    def _decoded(self) -> tuple[str, str]:
-        return decode_body(self.body, self.headers.get("Content-Type"))
+    def _sniffed(self) -> tuple[str, str | None]:
+        return sniff_encoding(self.body, self.headers.get("Content-Type"))
 
-    @property
+    @cached_property
     def text(self) -> str:
         """The body decoded (BOM, header, ``<meta>``, UTF-8, then detection)."""
-        return self._decoded[0]
+        encoding, text = self._sniffed
+        return self.body.decode(encoding, "replace") if text is None else text
 
     @property
     def encoding(self) -> str:
-        return self._decoded[1]
+        """The encoding ``text`` is decoded with (a Python codec name)."""
+        return self._sniffed[0]
 
     async def check_nesting(self) -> str | None:
         """None if the body can be parsed as HTML in bounded time, else why not.
@@ -197,9 +199,10 @@ class Response:
         if reason:
             raise UnparseablePage(f"{self.url}: {reason}")
         if self.encoding == "utf-8":
-            # The bytes are valid UTF-8 (they decoded strictly), which is what
-            # Lexbor parses natively: from bytes it costs about half as much as
-            # from a str, which selectolax would first encode back to UTF-8.
+            # The bytes read as UTF-8 (reads_as_utf8), which is what Lexbor
+            # parses natively: from bytes it costs about half as much as from a
+            # str, which selectolax would first encode back to UTF-8. Invalid
+            # bytes, if any, become U+FFFD, as in Response.text.
             return LexborHTMLParser(self.body)
         return LexborHTMLParser(self.text)
 
