@@ -126,44 +126,38 @@ class _Outage:
     """Outage state of one Redis URL, shared by every link to it in this process.
 
     Shared so that the frontier, the sink and the slots log ONE line when Redis
-    goes away and one when it is back. Pooled connections that died with the
-    server fail once more right after it returns; errors within ``_SETTLE``
-    seconds of recovery belong to the same outage and are not logged again.
+    goes away and one when it is back. A call that fails once and then succeeds
+    on its first retry is not an outage: pooled connections that died with a
+    restarted server fail once each, whenever they are next taken from the pool
+    (seconds later on a busy machine), and redis-py replaces them. So an outage
+    begins when a call fails a second time in a row.
     """
-
-    _SETTLE = 3.0
 
     def __init__(self) -> None:
         self.down_since: float | None = None
-        self.back_at = -1e9
-        self.quiet = False
 
-    def failed(self, url: str, what: str, exc: BaseException) -> None:
-        if self.down_since is not None:
+    def failed(self, url: str, what: str, exc: BaseException, attempt: int, since: float) -> None:
+        """Try ``attempt`` (1 for the first) of one call, failing since ``since``, failed."""
+        if self.down_since is not None or attempt < 2:
             return
-        now = time.monotonic()
-        self.down_since = now
-        self.quiet = now - self.back_at < self._SETTLE
-        if not self.quiet:
-            log.warning(
-                "Redis at %s unreachable during %s (%s); retrying until it is back, "
-                "results waiting to be stored are kept",
-                url,
-                what,
-                exc.__class__.__name__,
-            )
+        self.down_since = since
+        log.warning(
+            "Redis at %s unreachable during %s (%s); retrying until it is back, "
+            "results waiting to be stored are kept",
+            url,
+            what,
+            exc.__class__.__name__,
+        )
 
     def succeeded(self, url: str) -> None:
         if self.down_since is None:
             return
-        if not self.quiet:
-            log.warning(
-                "Redis at %s is back after %.1f s; continuing",
-                url,
-                time.monotonic() - self.down_since,
-            )
+        log.warning(
+            "Redis at %s is back after %.1f s; continuing",
+            url,
+            time.monotonic() - self.down_since,
+        )
         self.down_since = None
-        self.back_at = time.monotonic()
 
 
 _OUTAGES: dict[str, _Outage] = {}
@@ -221,13 +215,16 @@ class RedisLink:
         task = asyncio.current_task()
         cancels = task.cancelling() if task is not None else 0
         first_try = time.monotonic()
+        attempt, failing_since = 0, 0.0
         while True:
+            attempt += 1
             try:
                 result = await fn(*args, **kwargs)
             except transient as exc:
                 _reraise_lost_cancel(task, cancels)
+                failing_since = failing_since or time.monotonic()
                 if self._reached or isinstance(exc, redis_errors.BusyLoadingError):
-                    self._outage.failed(self.url, what, exc)
+                    self._outage.failed(self.url, what, exc, attempt, failing_since)
                 else:
                     self._check_reachable(exc, first_try)
                 await asyncio.sleep(delay)
