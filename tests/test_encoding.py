@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corocrawl import Request
-from corocrawl._encoding import decode_body, header_charset, meta_charset, reads_as_utf8
+from corocrawl._encoding import (
+    _first_non_ascii,
+    decode_body,
+    header_charset,
+    meta_charset,
+    reads_as_utf8,
+)
 from corocrawl._response import Response
 
 PAGE = "<html><head><meta charset='{}'><title>即将上映</title></head><body>{}</body></html>"
@@ -165,3 +171,13 @@ def test_declared_east_asian_pages_decode_in_the_superset(page: str, codec: str)
     declared = page.replace("<head>", f'<head><meta charset="{codec}">')
     text, encoding = decode_body(declared.encode(codec), None)
     assert text == declared and encoding in ("cp932", "cp949")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 40_000), st.data())
+def test_the_first_non_ascii_byte_is_found_wherever_it_is(size: int, data: st.DataObject) -> None:
+    body = bytearray(b"a" * size)
+    first = data.draw(st.integers(0, size - 1))
+    for at in [first, *data.draw(st.lists(st.integers(first, size - 1), max_size=3))]:
+        body[at] = data.draw(st.integers(0x80, 0xFF))
+    assert _first_non_ascii(bytes(body)) == first

@@ -107,6 +107,7 @@ _MULTIBYTE = (*_CHINESE, *_JAPANESE, _KOREAN)
 # non-ASCII bytes is common in Korean text and rare in the others, whatever the encoding.
 _SPACED = re.compile(rb"[\x80-\xff] [\x80-\xff]")
 _HIGH_BYTES = bytes(range(0x80, 0x100))
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 
 def _shares(text: str) -> tuple[float, float, float]:
@@ -234,20 +235,23 @@ def _first_non_ascii(body: bytes) -> int:
 
     With ``bytes.isascii``, which tests eight bytes at a time, on growing then
     halving slices (a page's first non-ASCII byte is usually in its <title>, so
-    the slices copy little): a regex or a byte loop would cost more than the
-    samples it places, and ``codecs.ascii_decode``, whose error says where, copies
-    the whole body into the error.
+    the slices copy little), then a regex over the last 256 bytes at most: a
+    regex over the whole page would cost more than the samples it places, and
+    ``codecs.ascii_decode``, whose error says where, copies the whole body into
+    the error.
     """
     lo, hi = 0, 512  # body[:lo] is ASCII; body[:hi] is not, once the first loop ends
     while hi < len(body) and body[lo:hi].isascii():
         lo, hi = hi, hi * 4
-    while hi - lo > 64:
+    while hi - lo > 256:
         mid = (lo + hi) // 2
         if body[lo:mid].isascii():
             lo = mid
         else:
             hi = mid
-    return next(i for i in range(lo, hi) if body[i] >= 0x80)
+    found = _NON_ASCII.search(body, lo, hi)
+    assert found is not None, "body is not ASCII"
+    return found.start()
 
 
 def sniff_encoding(body: bytes, content_type: str | None = None) -> tuple[str, str | None]:
