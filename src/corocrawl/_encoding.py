@@ -235,7 +235,7 @@ def _first_non_ascii(body: bytes) -> int:
 
     With ``bytes.isascii``, which tests eight bytes at a time, on growing then
     halving slices (a page's first non-ASCII byte is usually in its <title>, so
-    the slices copy little), then a regex over the last 256 bytes at most: a
+    the slices copy little), then a regex over the last 64 bytes at most: a
     regex over the whole page would cost more than the samples it places, and
     ``codecs.ascii_decode``, whose error says where, copies the whole body into
     the error.
@@ -243,7 +243,7 @@ def _first_non_ascii(body: bytes) -> int:
     lo, hi = 0, 512  # body[:lo] is ASCII; body[:hi] is not, once the first loop ends
     while hi < len(body) and body[lo:hi].isascii():
         lo, hi = hi, hi * 4
-    while hi - lo > 256:
+    while hi - lo > 64:
         mid = (lo + hi) // 2
         if body[lo:mid].isascii():
             lo = mid
