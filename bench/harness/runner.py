@@ -370,7 +370,7 @@ def compile_bytecode() -> None:
 
     ``pip install corocrawl`` compiles them at install time, but the checkout is an
     editable install: with ``PYTHONDONTWRITEBYTECODE`` set (as on the CI machines),
-    every run would compile corocrawl's ~45 modules from source again, ~80 ms of
+    every run would compile corocrawl's 44 modules from source again, 65-85 ms of
     start-up no installed copy pays (the bare loop's one small module pays ~nothing).
     """
     subprocess.run(
